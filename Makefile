@@ -1,0 +1,49 @@
+# haocha — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint translations install bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+# Compile every package's Chinese catalog (the .mo files are build output, not in git).
+translations: $(STAMP)
+	@for dir in */translations; do \
+	  if [ -d "$$dir/zh_Hans_CN" ]; then $(VENV)/bin/pybabel compile -q -d "$$dir" -l zh_Hans_CN || exit 1; fi; \
+	done
+
+run: install
+	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask demo load --if-empty
+	@echo "Demo sign-ins (username, role, password):"
+	@cat instance/demo-signins.txt 2>/dev/null || echo "  (see instance/demo-signins.txt of the first run)"
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops the server and the scheduler)"
+	@$(VENV)/bin/flask scheduler run & SCHED=$$!; \
+	  trap 'kill $$SCHED 2>/dev/null' EXIT INT TERM; \
+	  $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""Domain defaults (DOMAIN.md). Every number the rules use lives here, never as a literal in code.
+
+Each name becomes an app config key, so a deployment can override it with an environment
+variable of the same name (see config/settings.py) and tests can override it per app.
+"""
+
+from typing import Any
+
+DOMAIN_DEFAULTS: dict[str, Any] = {
+    # Time zone in which days and deadlines are computed; timestamps are stored in UTC.
+    "LOCAL_TIMEZONE": "Asia/Shanghai",
+    # Working-day calendar: country for the `holidays` package.
+    "HOLIDAY_COUNTRY": "CN",
+    # Working hours, for "average handling time in working hours".
+    "WORKDAY_START_HOUR": 9,
+    "WORKDAY_END_HOUR": 17,
+    # 好差评: satisfaction target and rating levels.
+    "SATISFACTION_TARGET": 0.95,
+    "BAD_REVIEW_MAX_LEVEL": 2,
+    "SATISFIED_MIN_LEVEL": 3,
+    "GOOD_REVIEW_MIN_LEVEL": 4,
+    "RATING_TOKEN_TTL_DAYS": 7,
+    "RATING_TOKEN_BYTES": 24,
+    "DEFAULT_RATING_ENABLED": False,
+    "DEFAULT_RATING_AFTER_DAYS": 7,
+    "DEFAULT_RATING_LEVEL": 3,
+    # Hidden bad review: polarity at or below this is "clearly negative".
+    "SENTIMENT_NEGATIVE_THRESHOLD": -0.3,
+    # 回访: callbacks.
+    "CALLBACK_VERIFY_WORKING_DAYS": 1,
+    "CALLBACK_SATISFACTION_WORKING_DAYS": 1,
+    "CALLBACK_MAX_ATTEMPTS": 3,
+    # 整改: rectification.
+    "RECTIFICATION_WORKING_DAYS": 15,
+    # 12345 tickets: time to take (签收) and to handle (办理), by urgency and type.
+    "TICKET_TAKE_MINUTES_EMERGENCY": 15,
+    "TICKET_TAKE_MINUTES_UTILITIES": 30,
+    "TICKET_TAKE_WORKING_DAYS": 1,
+    "TICKET_HANDLE_WORKING_DAYS": {
+        "consultation": 3,
+        "help": 3,
+        "complaint": 13,
+        "report": 13,
+        "suggestion": 5,
+        "praise": 5,
+    },
+    "TICKET_HANDLE_HOURS_EMERGENCY": 24,
+    "TICKET_EXTENSION_MAX": 1,
+    "TICKET_NUMBER_PREFIX": "HN",
+}

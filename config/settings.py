@@ -1,0 +1,90 @@
+"""Settings read from environment variables (12-factor), merged over the domain defaults."""
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from config.domain import DOMAIN_DEFAULTS
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in TRUE_WORDS
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    """Read an environment override in the type of the default it replaces."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in TRUE_WORDS
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, (dict, list)):
+        return json.loads(raw)
+    return raw
+
+
+def _secret_key(instance_path: Path, production: bool) -> str:
+    """SECRET_KEY from the environment; in development a random key kept under instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise RuntimeError("SECRET_KEY must be set when HAOCHA_ENV=production")
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_settings(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment and the domain defaults."""
+    production = os.environ.get("HAOCHA_ENV", "development") == "production"
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'haocha.db'}"
+    redis_url = os.environ.get("REDIS_URL", "")
+    settings: dict[str, Any] = {
+        "HAOCHA_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(instance_path, production),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
+        "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_LIFETIME_HOURS": int(os.environ.get("SESSION_LIFETIME_HOURS", "12")),
+        "PASSWORD_ARGON2_MEMORY_KIB": int(os.environ.get("PASSWORD_ARGON2_MEMORY_KIB", "19456")),
+        "PASSWORD_ARGON2_TIME_COST": int(os.environ.get("PASSWORD_ARGON2_TIME_COST", "2")),
+        "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_CHECK_DEFAULT": False,  # core.app checks CSRF on pages, not the token API
+        # flask-smorest / OpenAPI
+        "API_TITLE": "haocha 12345 & 好差评 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    }
+    for name, default in DOMAIN_DEFAULTS.items():
+        raw = os.environ.get(name)
+        settings[name] = default if raw is None else _coerce(raw, default)
+    return settings

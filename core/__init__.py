@@ -1,0 +1,1 @@
+"""The kernel: app factory, database, auth, errors, calendar, scheduler, privacy, i18n."""

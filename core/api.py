@@ -1,0 +1,86 @@
+"""The REST API: flask-smorest with OpenAPI 3 at /api/openapi.json and Swagger UI at /api/docs,
+whose assets the app serves itself (government networks are often closed to CDNs)."""
+
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask, send_from_directory
+from flask_smorest import Api, Blueprint
+from werkzeug.wrappers import Response
+
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+PUBLIC: list[dict[str, list[str]]] = []
+
+
+class HaochaApi(Api):
+    """flask-smorest's Api, leaving error handling to core.errors (one payload for all)."""
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+def make_api(app: Flask) -> HaochaApi:
+    api = HaochaApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": (
+                    "12345 hotline tickets and 好差评 service ratings. Staff endpoints need "
+                    "`Authorization: Bearer TOKEN` (`flask tokens create USERNAME`); errors are "
+                    "JSON `{code, status, message, errors}`; datetimes are ISO 8601 with an "
+                    "offset; days are YYYY-MM-DD in Asia/Shanghai."
+                )
+            }
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Staff API token"}
+    )
+    assets = FlaskBlueprint("swagger_assets", __name__)
+
+    @assets.route("/api/docs/assets/<path:filename>")
+    def swagger_asset(filename: str) -> Response:
+        return send_from_directory(SWAGGER_DIR, filename, max_age=86400)
+
+    app.register_blueprint(assets)
+    return api
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
+    """A flask-smorest Blueprint under /api/v1."""
+    return Blueprint(name, import_name, url_prefix=f"/api/v1{url_prefix}", description=description)
+
+
+def doc_security(roles: tuple[str, ...] | None) -> dict[str, Any]:
+    """OpenAPI operation extras: who may call it."""
+    if roles is None:
+        return {"security": PUBLIC}
+    return {"security": BEARER, "x-roles": list(roles)}
+
+
+def guard(blp: Blueprint, *roles: Any) -> Any:
+    """Document who may call an operation and enforce it (auth runs before input parsing)."""
+    from core.auth import roles_required
+
+    names = tuple(getattr(r, "value", r) for r in roles)
+
+    def decorator(view: Any) -> Any:
+        view = blp.doc(**doc_security(names))(view)
+        return roles_required(*roles)(view)
+
+    return decorator
+
+
+def public(blp: Blueprint) -> Any:
+    """Mark an operation as public (no sign-in) in the OpenAPI document."""
+
+    def decorator(view: Any) -> Any:
+        view = blp.doc(**doc_security(None))(view)
+        view.required_roles = None
+        return view
+
+    return decorator

@@ -1,0 +1,85 @@
+"""The application factory."""
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, redirect, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from config import load_settings
+from core.auth import Unauthorized, init_auth
+from core.db import db, init_db, set_write_intent
+from core.errors import error_payload, init_errors, wants_json
+from core.extensions import csrf, limiter, migrate
+from core.i18n import init_i18n
+from core.logs import init_request_logging
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Domain packages, in the direction data flows; each has init_app(app, api).
+DOMAIN_PACKAGES = ("hotline", "ratings", "callbacks", "reports")
+
+
+def _on_unauthorized(_error: Unauthorized) -> Any:
+    if wants_json():
+        body = error_payload(401, "Sign in or send a valid bearer token.")
+        return body, 401, {"WWW-Authenticate": 'Bearer realm="haocha"'}
+    return redirect(url_for("core_pages.login", next=request.full_path.rstrip("?")))
+
+
+CSRF_FREE_PREFIXES = ("/api/", "/open311/")
+
+
+def _before_request() -> None:
+    set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+    # The API authenticates writes with bearer tokens or API keys, never cookies (core.auth),
+    # so only pages need CSRF tokens.
+    if current_app.config["WTF_CSRF_ENABLED"] and not request.path.startswith(CSRF_FREE_PREFIXES):
+        csrf.protect()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and, for tests, explicit overrides)."""
+    instance = Path(os.environ.get("HAOCHA_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask("haocha", instance_path=str(instance), root_path=str(PROJECT_ROOT / "core"))
+    app.config.update(load_settings(instance))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        str(PROJECT_ROOT / name / "translations") for name in ("core", *DOMAIN_PACKAGES)
+    )
+    if overrides:
+        app.config.update(overrides)
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+    init_request_logging(app)
+    init_db(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    init_auth(app)
+    init_i18n(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_errors(app)
+    app.register_error_handler(Unauthorized, _on_unauthorized)
+    app.before_request(_before_request)
+
+    from core import cli, pages, views
+    from core.api import make_api
+
+    api = make_api(app)
+    app.register_blueprint(pages.bp)
+    api.register_blueprint(views.blp)
+    cli.register(app)
+
+    for name in DOMAIN_PACKAGES:
+        package = importlib.import_module(name)
+        init = getattr(package, "init_app", None)
+        if init is not None:
+            init(app, api)
+
+    app.add_url_rule("/favicon.ico", "favicon", lambda: Response(status=204))
+    return app

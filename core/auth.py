@@ -1,0 +1,191 @@
+"""Staff authentication and authorisation.
+
+- Passwords: argon2id (OWASP ASVS 5.0 parameters, from config).
+- Web sessions: a random token in the signed cookie, its hash in `staff_sessions`; sign-out
+  revokes the row, so a replayed cookie is refused.
+- API: `Authorization: Bearer TOKEN`, stored only as a SHA-256 hash. Over the API a browser
+  session is honoured for safe (read-only) methods only, so the API needs no CSRF token.
+- One decorator, `roles_required`, for role checks; `department_scope` for the rule that a
+  handler never sees another department's objects (404, not 403, so nothing leaks).
+"""
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, g, request
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
+
+from core.db import db, utcnow
+from core.errors import Forbidden, NotFound
+from core.models import ApiToken, Role, StaffSession, User
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+login_manager = LoginManager()
+login_manager.login_view = "core_pages.login"
+login_manager.session_protection = None  # the server-side session row is the protection
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a bearer or session token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=current_app.config["PASSWORD_ARGON2_TIME_COST"],
+        memory_cost=current_app.config["PASSWORD_ARGON2_MEMORY_KIB"],
+        parallelism=1,
+    )
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Check a password; rehash in place when the configured parameters have changed."""
+    hasher = _hasher()
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return True
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Takes the same time for unknown names."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        _hasher().hash(password)  # equalise timing so usernames cannot be probed
+        return None
+    return user if verify_password(user, password) else None
+
+
+def start_session(user: User) -> None:
+    """Sign a user in: record a server-side session and put its token in the cookie."""
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["SESSION_LIFETIME_HOURS"]
+    db.session.add(
+        StaffSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(hours=hours),
+            ip=request.remote_addr or "",
+        )
+    )
+    user.session_token = token
+    login_user(user)
+
+
+def end_session() -> None:
+    """Sign out: revoke the server-side session so the cookie can never be replayed."""
+    token = getattr(current_user, "session_token", None)
+    if token:
+        row = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == token_digest(token)))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+    logout_user()
+
+
+def issue_api_token(user: User, name: str = "") -> str:
+    """Create a bearer token; the plain value is returned once and never stored."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(token_hash=token_digest(token), user_id=user.id, name=name))
+    return token
+
+
+@login_manager.user_loader
+def _load_from_session(token: str) -> User | None:
+    row = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = row.user
+    if not user.active:
+        return None
+    user.session_token = token
+    return user
+
+
+@login_manager.request_loader
+def _load_from_bearer(req: Any) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    token = header[len("Bearer ") :].strip()
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    user = row.user
+    user.via_token = True
+    g.api_token_id = row.id
+    return user
+
+
+class Unauthorized(Exception):
+    """No valid credentials: 401 on the API, a redirect to the sign-in page elsewhere."""
+
+
+def current_staff() -> User | None:
+    """The signed-in staff member for this request, honouring the API's session rule."""
+    if not current_user.is_authenticated:
+        return None
+    user: User = current_user._get_current_object()
+    if request.path.startswith("/api/") and not user.via_token and request.method not in SAFE_METHODS:
+        return None
+    return user
+
+
+def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Allow only signed-in staff with one of `roles` (401 when not signed in, 403 otherwise)."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            user = current_staff()
+            if user is None:
+                raise Unauthorized()
+            if roles and not user.has_role(*roles):
+                raise Forbidden("Your role may not do this.")
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = tuple(roles)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def require_staff() -> User:
+    """The current staff member inside a `roles_required` view."""
+    user = current_staff()
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+def visible_department_id(user: User) -> int | None:
+    """The department a user is confined to, or None when they see every department."""
+    return user.department_id if user.role == Role.HANDLER else None
+
+
+def ensure_visible(user: User, department_id: int | None, what: str = "Object") -> None:
+    """404 when a handler asks for another department's object, so its existence stays hidden."""
+    scope = visible_department_id(user)
+    if scope is not None and department_id != scope:
+        raise NotFound(f"{what} not found.")
+
+
+def init_auth(app: Flask) -> None:
+    login_manager.init_app(app)

@@ -1,0 +1,131 @@
+"""Uniform errors: domain exceptions, JSON on the API, a friendly bilingual page elsewhere.
+
+Services raise `DomainError` subclasses; they never touch HTTP. The handlers here turn any
+error into the contract's JSON payload (`code`, `status`, `message`, `errors`) for API paths,
+and into an HTML page in Chinese and English for pages. A 500 is logged with the request id
+and never shows a stack trace.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from core.db import db
+
+log = logging.getLogger("haocha.errors")
+
+JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
+
+
+class DomainError(Exception):
+    """A rule was broken; `status` is the HTTP status the view layer answers with."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    status = 422
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Gone(DomainError):
+    status = 410
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+def wants_json() -> bool:
+    """API callers get JSON; browsers get pages."""
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def error_payload(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON error body of the API contract."""
+    payload: dict[str, Any] = {
+        "code": code,
+        "status": HTTPStatus(code).phrase,
+        "message": message,
+    }
+    if errors:
+        payload["errors"] = errors
+    return payload
+
+
+def _respond(code: int, message: str, errors: dict[str, Any] | None = None) -> Any:
+    if wants_json():
+        return error_payload(code, message, errors), code
+    return render_template("error.html", code=code, message=message), code
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # pragma: no cover - a broken connection must not hide the first error
+        log.exception("rollback failed")
+
+
+def handle_domain_error(error: DomainError) -> Any:
+    _rollback()
+    return _respond(error.status, error.message, error.errors)
+
+
+def handle_http_exception(error: HTTPException) -> Any:
+    _rollback()
+    code = error.code or 500
+    errors: dict[str, Any] | None = None
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and "messages" in data:
+        # webargs/flask-smorest validation errors: {"json": {"field": ["msg"]}}
+        messages = data["messages"]
+        errors = {}
+        for location_errors in messages.values():
+            if isinstance(location_errors, dict):
+                errors.update(location_errors)
+    message = error.description if isinstance(error.description, str) else ""
+    if code == 422 and errors:
+        message = "Invalid input."
+    response = _respond(code, message or HTTPStatus(code).phrase, errors)
+    headers = error.get_headers() if code in (401, 405, 429) else []
+    extra = {k: v for k, v in headers if k.lower() != "content-type"}
+    if extra:
+        return (*response, extra)
+    return response
+
+
+def handle_stale(error: StaleDataError) -> Any:
+    _rollback()
+    return _respond(409, "The record was changed by someone else; reload and try again.")
+
+
+def handle_unexpected(error: Exception) -> Any:
+    _rollback()
+    log.exception("unhandled error request_id=%s", getattr(g, "request_id", "-"))
+    if isinstance(error, OperationalError):
+        return _respond(503, "The database is unavailable; please try again shortly.")
+    return _respond(500, "Something went wrong on our side; the error has been logged.")
+
+
+def init_errors(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(StaleDataError, handle_stale)
+    app.register_error_handler(Exception, handle_unexpected)

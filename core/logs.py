@@ -1,0 +1,88 @@
+"""Structured logs: one JSON line per request (request id, method, path, status, duration),
+with phone and ID numbers scrubbed from every record, whatever logger wrote it."""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from core.privacy import scrub_text
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Rating tokens and similar secrets travel in paths (/rate/<token>); keep them out of logs.
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+
+class ScrubFilter(logging.Filter):
+    """Render the message, then scrub personal numbers from it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub_text(record.getMessage())
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            entry.update({k: scrub_text(v) if isinstance(v, str) else v for k, v in extra.items()})
+        if record.exc_info:
+            entry["exc"] = scrub_text(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ScrubFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+request_log = logging.getLogger("haocha.request")
+
+
+def _start() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    request_log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": g.get("request_id", "-"),
+                "method": request.method,
+                "path": _SECRET_SEGMENT.sub("…", request.path),
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 2),
+            }
+        },
+    )
+    return response
+
+
+def init_request_logging(app: Flask) -> None:
+    configure_logging(app.config["LOG_LEVEL"])
+    app.before_request(_start)
+    app.after_request(_finish)

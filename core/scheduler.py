@@ -1,0 +1,224 @@
+"""The scheduler: APScheduler gives the clock, the database holds the truth.
+
+Every periodic job is registered in one list (`JOBS`, filled by the domain packages' init_app).
+`flask scheduler run` is the single scheduler process: any number may run, one is the leader
+(a PostgreSQL session-level advisory lock held on a dedicated connection, or a file lock on
+SQLite); the others wait and take over when the leader dies. Each tick is recorded in
+`job_runs`, unique per job and scheduled time, so a tick runs once even if two leaders overlap.
+"""
+
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from filelock import FileLock, Timeout
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from core.db import db, utcnow
+from core.models import JobRun
+
+log = logging.getLogger("haocha.scheduler")
+
+ADVISORY_LOCK_KEY = 0x4841_4F43  # "HAOC"
+LEADER_POLL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[[], str | None]
+    seconds: int
+
+
+JOBS: list[Job] = []
+
+
+def register_job(name: str, seconds: int) -> Callable[[Callable[[], str | None]], Callable[[], str | None]]:
+    """Add a periodic job; the function runs inside an app context and commits its own units."""
+
+    def decorator(func: Callable[[], str | None]) -> Callable[[], str | None]:
+        if not any(job.name == name for job in JOBS):
+            JOBS.append(Job(name, func, seconds))
+        return func
+
+    return decorator
+
+
+def tick_time(seconds: int, now: datetime | None = None) -> datetime:
+    """The scheduled time of the current tick: now rounded down to the job's interval."""
+    now = now or utcnow()
+    stamp = int(now.timestamp()) // seconds * seconds
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def node_name() -> str:
+    return f"{socket.gethostname()}:{threading.get_native_id()}"
+
+
+def run_tick(job: Job, scheduled_for: datetime) -> bool:
+    """Claim the tick in job_runs and run it; False when another process already ran it."""
+    run = JobRun(job=job.name, scheduled_for=scheduled_for, node=node_name())
+    db.session.add(run)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        log.info("tick %s@%s already claimed", job.name, scheduled_for.isoformat())
+        return False
+    try:
+        detail = job.func()
+        run.status, run.detail = "ok", detail or ""
+    except Exception as exc:  # a failing job must not stop the scheduler
+        db.session.rollback()
+        log.exception("job %s failed", job.name)
+        run = db.session.merge(run)
+        run.status, run.detail = "failed", repr(exc)[:1000]
+    run.finished_at = utcnow()
+    db.session.commit()
+    return True
+
+
+class LeaderLock(Protocol):
+    def try_acquire(self) -> bool: ...
+    def still_held(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class PostgresLeaderLock:
+    """A session-level advisory lock on a dedicated connection: it dies with the process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.conn: Any = None
+
+    def try_acquire(self) -> bool:
+        with self.app.app_context():
+            self.conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        got = bool(self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar())
+        if not got:
+            self.conn.close()
+            self.conn = None
+        return got
+
+    def still_held(self) -> bool:
+        try:
+            self.conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            finally:
+                self.conn.close()
+                self.conn = None
+
+
+class FileLeaderLock:
+    """An exclusive file lock for SQLite deployments (one machine)."""
+
+    def __init__(self, path: str) -> None:
+        self.lock = FileLock(path)
+
+    def try_acquire(self) -> bool:
+        try:
+            self.lock.acquire(timeout=0)
+            return True
+        except Timeout:
+            return False
+
+    def still_held(self) -> bool:
+        return bool(self.lock.is_locked)
+
+    def release(self) -> None:
+        self.lock.release(force=True)
+
+
+def leader_lock(app: Flask) -> LeaderLock:
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            return PostgresLeaderLock(app)
+    return FileLeaderLock(app.config["SCHEDULER_LOCK_FILE"])
+
+
+def _job_runner(app: Flask, job: Job) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            run_tick(job, tick_time(job.seconds))
+
+    return run
+
+
+def lead(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
+    """Run every job on its interval while this process holds the lock."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            _job_runner(app, job),
+            "interval",
+            seconds=job.seconds,
+            id=job.name,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+    scheduler.start()
+    log.info("leader: running %d jobs", len(JOBS))
+    try:
+        while not stop.wait(LEADER_POLL_SECONDS):
+            if not lock.still_held():
+                log.error("leader lock lost; stepping down")
+                break
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def run_forever(app: Flask, stop: threading.Event) -> None:
+    lock = leader_lock(app)
+    while not stop.is_set():
+        if lock.try_acquire():
+            try:
+                lead(app, lock, stop)
+            finally:
+                lock.release()
+        else:
+            stop.wait(LEADER_POLL_SECONDS)
+
+
+scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+
+
+@scheduler_cli.command("run")
+@click.option("--once", is_flag=True, help="Run every job's current tick once and exit.")
+def scheduler_run(once: bool) -> None:
+    """Run the scheduler (one leader at a time; start as many as you like)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if once:
+        for job in JOBS:
+            ran = run_tick(job, tick_time(job.seconds))
+            click.echo(f"{job.name}: {'ran' if ran else 'already ran'}")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"scheduler {node_name()}: {len(JOBS)} jobs; waiting for leadership")
+    run_forever(app, stop)
+
+
+@scheduler_cli.command("jobs")
+def scheduler_jobs() -> None:
+    """List the registered jobs."""
+    for job in JOBS:
+        click.echo(f"{job.name}\tevery {job.seconds}s")

@@ -1,0 +1,101 @@
+"""Marshmallow schemas for reference data and staff: separate load and dump, unknown=RAISE."""
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, validate
+
+CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="Letters, digits, . _ - (1-32).")
+
+
+class InSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RegionOut(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    name_en = fields.Str()
+
+
+class DepartmentIn(InSchema):
+    code = fields.Str(required=True, validate=CODE)
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+    name_en = fields.Str(load_default="", validate=validate.Length(max=128))
+    region_code = fields.Str(required=True, validate=validate.Length(min=6, max=12))
+    parent_code = fields.Str(load_default=None, allow_none=True, validate=CODE)
+
+
+class DepartmentPatch(InSchema):
+    name = fields.Str(validate=validate.Length(min=1, max=128))
+    name_en = fields.Str(validate=validate.Length(max=128))
+    region_code = fields.Str(validate=validate.Length(min=6, max=12))
+    parent_code = fields.Str(allow_none=True, validate=CODE)
+    active = fields.Bool()
+
+
+class DepartmentOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    name_en = fields.Str()
+    region_code = fields.Str()
+    region_name = fields.Function(lambda d: d.region.name)
+    parent_code = fields.Function(lambda d: d.parent.code if d.parent else None)
+    active = fields.Bool()
+
+
+class DepartmentQuery(InSchema):
+    region = fields.Str()
+    q = fields.Str(validate=validate.Length(max=64))
+
+
+class ServiceItemIn(InSchema):
+    code = fields.Str(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$"))
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    name_en = fields.Str(load_default="", validate=validate.Length(max=200))
+    category = fields.Str(load_default="", validate=validate.Length(max=64))
+    keywords = fields.Str(load_default="", validate=validate.Length(max=400))
+    department_code = fields.Str(required=True, validate=CODE)
+    is_public = fields.Bool(load_default=True)
+
+
+class ServiceItemPatch(InSchema):
+    name = fields.Str(validate=validate.Length(min=1, max=200))
+    name_en = fields.Str(validate=validate.Length(max=200))
+    category = fields.Str(validate=validate.Length(max=64))
+    keywords = fields.Str(validate=validate.Length(max=400))
+    department_code = fields.Str(validate=CODE)
+    is_public = fields.Bool()
+    active = fields.Bool()
+
+
+class ServiceItemOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    name_en = fields.Str()
+    category = fields.Str()
+    keywords = fields.Str()
+    department_code = fields.Function(lambda s: s.department.code)
+    department_name = fields.Function(lambda s: s.department.name)
+    is_public = fields.Bool()
+    active = fields.Bool()
+
+
+class ServiceItemQuery(InSchema):
+    department = fields.Str()
+    q = fields.Str(validate=validate.Length(max=64))
+
+
+class UserOut(Schema):
+    id = fields.Int()
+    username = fields.Str()
+    display_name = fields.Str()
+    role = fields.Function(lambda u: str(u.role.value if hasattr(u.role, "value") else u.role))
+    department_code = fields.Function(lambda u: u.department.code if u.department else None)
+    active = fields.Bool()
+
+
+def list_of(schema: type[Schema]) -> Any:
+    return schema(many=True)

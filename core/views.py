@@ -1,0 +1,132 @@
+"""Staff API for reference data and the signed-in user."""
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from core import refdata
+from core.api import api_blueprint, guard
+from core.auth import ensure_visible, require_staff
+from core.db import db
+from core.models import Region, Role
+from core.schemas import (
+    DepartmentIn,
+    DepartmentOut,
+    DepartmentPatch,
+    DepartmentQuery,
+    RegionOut,
+    ServiceItemIn,
+    ServiceItemOut,
+    ServiceItemPatch,
+    ServiceItemQuery,
+    UserOut,
+)
+
+ALL_STAFF = (Role.ADMIN, Role.MANAGER, Role.AGENT, Role.HANDLER)
+ADMIN = (Role.ADMIN,)
+
+blp = api_blueprint("reference", __name__, "", "Reference data: regions, departments, service items")
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, UserOut)
+    def get(self) -> Any:
+        """The signed-in staff member."""
+        return require_staff()
+
+
+@blp.route("/regions")
+class Regions(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, RegionOut(many=True))
+    def get(self) -> Any:
+        """Hainan's cities and counties (市县)."""
+        return list(db.session.scalars(select(Region).order_by(Region.code)))
+
+
+@blp.route("/departments")
+class Departments(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.arguments(DepartmentQuery, location="query")
+    @blp.response(200, DepartmentOut(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Departments (承办单位), filtered by region or text."""
+        return refdata.list_departments(args.get("region"), args.get("q"))
+
+    @guard(blp, *ADMIN)
+    @blp.arguments(DepartmentIn)
+    @blp.response(201, DepartmentOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a department."""
+        dept = refdata.create_department(data)
+        db.session.commit()
+        return dept
+
+
+@blp.route("/departments/<code>")
+class DepartmentDetail(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, DepartmentOut)
+    def get(self, code: str) -> Any:
+        """One department."""
+        return refdata.get_department(code)
+
+    @guard(blp, *ADMIN)
+    @blp.arguments(DepartmentPatch)
+    @blp.response(200, DepartmentOut)
+    def patch(self, data: dict[str, Any], code: str) -> Any:
+        """Change a department."""
+        dept = refdata.update_department(code, data)
+        db.session.commit()
+        return dept
+
+
+@blp.route("/departments/<code>/staff")
+class DepartmentStaff(MethodView):
+    @guard(blp, Role.ADMIN, Role.MANAGER, Role.HANDLER)
+    @blp.response(200, UserOut(many=True))
+    def get(self, code: str) -> Any:
+        """The staff of a department; a handler sees only their own department (else 404)."""
+        dept = refdata.get_department(code)
+        ensure_visible(require_staff(), dept.id, "Department")
+        return refdata.department_staff(dept)
+
+
+@blp.route("/service-items")
+class ServiceItems(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.arguments(ServiceItemQuery, location="query")
+    @blp.response(200, ServiceItemOut(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Service items (政务服务事项)."""
+        return refdata.list_service_items(args.get("department"), args.get("q"))
+
+    @guard(blp, *ADMIN)
+    @blp.arguments(ServiceItemIn)
+    @blp.response(201, ServiceItemOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a service item."""
+        item = refdata.create_service_item(data)
+        db.session.commit()
+        return item
+
+
+@blp.route("/service-items/<code>")
+class ServiceItemDetail(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, ServiceItemOut)
+    def get(self, code: str) -> Any:
+        """One service item."""
+        return refdata.get_service_item(code)
+
+    @guard(blp, *ADMIN)
+    @blp.arguments(ServiceItemPatch)
+    @blp.response(200, ServiceItemOut)
+    def patch(self, data: dict[str, Any], code: str) -> Any:
+        """Change a service item."""
+        item = refdata.update_service_item(code, data)
+        db.session.commit()
+        return item

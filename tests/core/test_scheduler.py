@@ -1,0 +1,47 @@
+"""The scheduler: ticks recorded once, failures recorded, one leader."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from core.db import db
+from core.models import JobRun
+from core.scheduler import FileLeaderLock, Job, run_tick, tick_time
+
+
+def test_tick_time_rounds_down_to_the_interval():
+    moment = datetime(2026, 11, 27, 9, 7, 41, tzinfo=UTC)
+    assert tick_time(60, moment) == datetime(2026, 11, 27, 9, 7, tzinfo=UTC)
+    assert tick_time(300, moment) == datetime(2026, 11, 27, 9, 5, tzinfo=UTC)
+
+
+def test_a_tick_runs_once_however_often_it_is_claimed(database):
+    calls = []
+    job = Job("test-job", lambda: calls.append(1) or "did it", 60)
+    when = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    assert run_tick(job, when) is True
+    assert run_tick(job, when) is False
+    assert calls == [1]
+    run = db.session.scalar(select(JobRun).where(JobRun.job == "test-job"))
+    assert run.status == "ok" and run.detail == "did it" and run.finished_at is not None
+
+
+def test_a_failing_job_is_recorded_and_does_not_raise(database):
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    when = datetime(2026, 11, 27, 9, 1, tzinfo=UTC)
+    assert run_tick(Job("broken-job", broken, 60), when) is True
+    run = db.session.scalar(select(JobRun).where(JobRun.job == "broken-job"))
+    assert run.status == "failed" and "boom" in run.detail
+
+
+def test_file_lock_admits_one_leader(tmp_path):
+    path = str(tmp_path / "scheduler.lock")
+    first, second = FileLeaderLock(path), FileLeaderLock(path)
+    assert first.try_acquire()
+    assert first.still_held()
+    assert not second.try_acquire()
+    first.release()
+    assert second.try_acquire()
+    second.release()

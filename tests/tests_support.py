@@ -1,0 +1,55 @@
+"""Helpers for tests that need an app of their own (another database or other settings)."""
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from core.app import create_app
+from core.db import Base, db
+from core.refdata import load_regions
+
+TEST_CONFIG: dict[str, Any] = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "RATELIMIT_ENABLED": False,
+    "SESSION_COOKIE_SECURE": False,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+}
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh app context, as a server does, even while a test holds one
+    (otherwise `g` would carry the signed-in user and the locale from one request to the next)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def build_app(url: str, **overrides: Any) -> Flask:
+    application = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
+    application.test_client_class = IsolatedClient
+    return application
+
+
+def reset_schema(app: Flask) -> None:
+    """Drop and create every table, then load the reference regions."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        load_regions()
+        db.session.commit()
+
+
+def build_app_with(url: str, create_schema: bool = False, **overrides: Any) -> Flask:
+    app = build_app(url, **overrides)
+    if create_schema:
+        reset_schema(app)
+    return app
