@@ -21,7 +21,7 @@ install: $(STAMP) translations
 # Compile every package's Chinese catalog (the .mo files are build output, not in git).
 translations: $(STAMP)
 	@for dir in */translations; do \
-	  if [ -d "$$dir/zh_Hans_CN" ]; then $(VENV)/bin/pybabel compile -q -d "$$dir" -l zh_Hans_CN || exit 1; fi; \
+	  if [ -d "$$dir/zh_Hans_CN" ]; then $(VENV)/bin/pybabel compile -d "$$dir" -l zh_Hans_CN || exit 1; fi; \
 	done
 
 run: install

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from tests_support import build_app, reset_schema
+from tests_support import build_app, build_app_with, postgres_scratch_database, reset_schema
 
 from core.calendar import invalidate_calendar
 from core.db import db
@@ -103,3 +103,25 @@ def ctx(app: Flask, database: Any) -> Iterator[None]:
     """A request context, for service tests that need one (e.g. url_for)."""
     with app.test_request_context():
         yield
+
+
+@pytest.fixture
+def fresh_app(app: Flask, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a new, empty database of the same backend as `app`, committing for real.
+
+    For tests that need real commits across threads or processes (concurrency, crash safety).
+    Use `with fresh_app.app_context():` and commit as production code does.
+    """
+    with app.app_context():
+        backend = db.engine.dialect.name
+    if backend == "sqlite":
+        application = build_app_with(f"sqlite:///{tmp_path / 'fresh.db'}", create_schema=True)
+        yield application
+        with application.app_context():
+            db.engine.dispose()
+    else:
+        for url in postgres_scratch_database():
+            application = build_app_with(url, create_schema=True)
+            yield application
+            with application.app_context():
+                db.engine.dispose()

@@ -1,10 +1,14 @@
 """Helpers for tests that need an app of their own (another database or other settings)."""
 
+import os
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from core.app import create_app
 from core.db import Base, db
@@ -53,3 +57,18 @@ def build_app_with(url: str, create_schema: bool = False, **overrides: Any) -> F
     if create_schema:
         reset_schema(app)
     return app
+
+
+def postgres_scratch_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database beside TEST_DATABASE_URL's, dropped afterwards."""
+    base = make_url(os.environ["TEST_DATABASE_URL"])
+    name = f"haocha_scratch_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -45,3 +45,29 @@ def test_file_lock_admits_one_leader(tmp_path):
     first.release()
     assert second.try_acquire()
     second.release()
+
+
+def test_notify_writes_in_app_rows_and_calls_the_sender(database):
+    import factories as f
+
+    from core.models import Role
+    from core.notify import notify, set_sender, staff_with_role, unread_for
+
+    manager = f.user(Role.MANAGER)
+    sent = []
+    set_sender(lambda user, note: sent.append((user.username, note.kind)))
+    try:
+        notify(staff_with_role(Role.MANAGER), "escalation", "工单超期", "ticket", 7)
+    finally:
+        from core.notify import _log_sender
+
+        set_sender(_log_sender)
+    assert (manager.username, "escalation") in sent
+    assert [n.message for n in unread_for(manager)] == ["工单超期"]
+
+
+def test_fresh_app_commits_for_real(fresh_app):
+    from core.models import Region
+
+    with fresh_app.app_context():
+        assert db.session.query(Region).count() == 19

@@ -1,0 +1,177 @@
+"""Tests of the hidden-bad-review sentiment scorer (ratings.sentiment) and its CLI."""
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from textblob import TextBlob
+from textblob.base import CONTINUOUS, BaseSentimentAnalyzer
+
+from ratings import sentiment
+from ratings.sentiment import (
+    DEFAULT_NEGATIVE_THRESHOLD,
+    ChineseSentimentAnalyzer,
+    is_negative,
+    polarity,
+    warm_up,
+)
+from ratings.sentiment_cli import sentiment_cli
+
+LABELLED = Path(__file__).resolve().parents[2] / "bench" / "sentiment" / "labelled.tsv"
+
+
+def _labelled(split: str) -> list[tuple[str, int]]:
+    with LABELLED.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(row["text"], int(row["label"])) for row in reader if row["split"] == split]
+
+
+def _flagged(text: str) -> bool:
+    return is_negative(polarity(text), DEFAULT_NEGATIVE_THRESHOLD)
+
+
+# -- acceptance cases ------------------------------------------------------------------
+
+
+def test_level_four_comment_with_complaints_is_negative() -> None:
+    assert _flagged("办事效率太低,态度很差,跑了三趟都没办好")
+
+
+def test_praise_is_not_negative() -> None:
+    assert not _flagged("工作人员很热情,一次就办好了")
+
+
+def test_bu_manyi_is_negative() -> None:
+    assert _flagged("不满意")
+
+
+def test_short_lukewarm_answer_is_not_negative() -> None:
+    assert not _flagged("还行")
+
+
+def test_english_goes_to_textblob_pattern_analyzer() -> None:
+    value = polarity("The staff were rude and slow")
+    assert value < 0
+    assert value == pytest.approx(TextBlob("The staff were rude and slow").sentiment.polarity)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+def test_empty_text_scores_zero(text: str) -> None:
+    assert polarity(text) == 0.0
+    assert ChineseSentimentAnalyzer().analyze(text) == 0.0
+
+
+def test_held_out_accuracy() -> None:
+    rows = _labelled("test")
+    assert len(rows) >= 150
+    correct = sum(_flagged(text) == bool(label) for text, label in rows)
+    assert correct / len(rows) >= 0.82
+
+
+# -- behaviour -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "非常不满意",
+        "问题根本没有解决",
+        "打了好几次电话都没人接",
+        "互相踢皮球",
+        "态度挺好，但是事情没办成",
+        "等了两个小时",
+    ],
+)
+def test_negative_comments(text: str) -> None:
+    assert _flagged(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["一般", "可以", "没毛病", "没有不满意的地方", "虽然排队有点久，但是工作人员很耐心", "建议周末也开放窗口"],
+)
+def test_not_negative_comments(text: str) -> None:
+    assert not _flagged(text)
+
+
+def test_analyzer_plugs_into_textblob() -> None:
+    analyzer = ChineseSentimentAnalyzer()
+    assert isinstance(analyzer, BaseSentimentAnalyzer)
+    assert analyzer.kind == CONTINUOUS
+    value = TextBlob("态度很差", analyzer=analyzer).sentiment
+    assert isinstance(value, float)
+    assert value < 0
+
+
+def test_textblob_alone_scores_chinese_as_zero() -> None:
+    # The reason the Chinese analyzer exists.
+    assert TextBlob("态度很差，非常不满意").sentiment.polarity == 0.0
+
+
+def test_polarity_stays_in_range() -> None:
+    for text, _ in _labelled("train") + _labelled("test"):
+        assert -1.0 <= polarity(text) <= 1.0
+
+
+def test_is_negative_includes_the_threshold() -> None:
+    assert is_negative(-0.2, -0.2)
+    assert is_negative(-0.5, -0.2)
+    assert not is_negative(-0.19, -0.2)
+
+
+def test_warm_up_loads_once() -> None:
+    warm_up()
+    first = sentiment._get_resources()
+    warm_up()
+    assert sentiment._get_resources() is first
+
+
+def test_mean_time_per_comment_is_under_two_ms() -> None:
+    warm_up()
+    texts = [text for text, _ in _labelled("train") + _labelled("test")]
+    start = time.perf_counter()
+    for text in texts:
+        polarity(text)
+    mean_ms = 1000 * (time.perf_counter() - start) / len(texts)
+    assert mean_ms < 2.0
+
+
+# -- CLI -------------------------------------------------------------------------------
+
+
+def _cli_app(**config: object) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config)
+    app.cli.add_command(sentiment_cli)
+    return app
+
+
+def test_cli_scores_one_line_per_comment() -> None:
+    app = _cli_app()
+    comments = [
+        "办事效率太低,态度很差,跑了三趟都没办好",
+        "",
+        "工作人员很热情,一次就办好了",
+        "The staff were rude and slow",
+    ]
+    result = app.test_cli_runner().invoke(args=["sentiment", "score"], input="\n".join(comments) + "\n")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 4
+    assert lines[1] == "0.0000\t0"
+    for line, text in zip(lines, comments, strict=True):
+        value, flag = line.split("\t")
+        assert value == f"{polarity(text):.4f}"
+        assert flag == str(int(is_negative(polarity(text), DEFAULT_NEGATIVE_THRESHOLD)))
+    assert lines[0].endswith("\t1")
+    assert lines[2].endswith("\t0")
+    assert lines[3].endswith("\t1")
+
+
+def test_cli_threshold_comes_from_config() -> None:
+    app = _cli_app(SENTIMENT_NEGATIVE_THRESHOLD=-1.0)
+    result = app.test_cli_runner().invoke(args=["sentiment", "score"], input="不满意\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("\t0")
