@@ -16,6 +16,7 @@ from core.errors import error_payload, init_errors, wants_json
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.logs import init_request_logging
+from core.security import init_security
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     init_errors(app)
+    init_security(app)
     app.register_error_handler(Unauthorized, _on_unauthorized)
     app.before_request(_before_request)
 

@@ -157,6 +157,7 @@ def services_list(department_code: str | None) -> None:
 
 
 def register(app: Flask) -> None:
+    import core.backup  # noqa: F401 - adds `db backup` and `db restore` to Flask-Migrate's group
     from core.demo import demo_cli
     from core.scheduler import scheduler_cli
 
