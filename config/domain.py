@@ -30,6 +30,11 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     "CALLBACK_VERIFY_WORKING_DAYS": 1,
     "CALLBACK_SATISFACTION_WORKING_DAYS": 1,
     "CALLBACK_MAX_ATTEMPTS": 3,
+    "CALLBACK_REPORT_WORKING_DAYS": 1,
+    # Remind the assignee (or the agents' queue) this many hours before a callback is due.
+    "CALLBACK_REMIND_HOURS_BEFORE": 2,
+    # How often the callback and rectification sweeps run (seconds).
+    "FOLLOW_UP_SWEEP_SECONDS": 60,
     # 整改: rectification.
     "RECTIFICATION_WORKING_DAYS": 15,
     # 12345 tickets: time to take (签收) and to handle (办理), by urgency and type.
@@ -46,5 +51,17 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     },
     "TICKET_HANDLE_HOURS_EMERGENCY": 24,
     "TICKET_EXTENSION_MAX": 1,
+    # 延期: the most working days one extension may add to the handling deadline.
+    "TICKET_EXTENSION_MAX_WORKING_DAYS": 10,
     "TICKET_NUMBER_PREFIX": "HN",
+    # Duplicate hint at intake: open tickets this recent, and how alike two texts must be (0-1).
+    "TICKET_DUPLICATE_LOOKBACK_DAYS": 30,
+    "TICKET_DUPLICATE_MIN_SIMILARITY": 0.3,
+    "TICKET_DUPLICATE_SCAN_LIMIT": 500,
+    # 督办: how often the overdue sweep runs, and how many tickets one run supervises at most.
+    "TICKET_OVERDUE_SWEEP_SECONDS": 300,
+    "TICKET_OVERDUE_SWEEP_BATCH": 500,
+    # Ticket lists: rows per page by default and at most.
+    "TICKET_PAGE_SIZE": 50,
+    "TICKET_PAGE_SIZE_MAX": 200,
 }

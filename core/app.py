@@ -17,6 +17,7 @@ from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.logs import init_request_logging
 from core.security import init_security
+from core.templating import init_templating
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_errors(app)
     init_security(app)
+    init_templating(app)
     app.register_error_handler(Unauthorized, _on_unauthorized)
     app.before_request(_before_request)
 
