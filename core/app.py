@@ -16,6 +16,7 @@ from core.errors import error_payload, init_errors, wants_json
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.logs import init_request_logging
+from core.scheduler import register_core_jobs
 from core.security import init_security
 from core.templating import init_templating
 
@@ -78,6 +79,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     api.register_blueprint(views.blp)
     cli.register(app)
+    register_core_jobs(app)
 
     for name in DOMAIN_PACKAGES:
         package = importlib.import_module(name)

@@ -8,6 +8,7 @@ SQLite); the others wait and take over when the leader dies. Each tick is record
 """
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -62,7 +63,7 @@ def tick_time(seconds: int, now: datetime | None = None) -> datetime:
 
 
 def node_name() -> str:
-    return f"{socket.gethostname()}:{threading.get_native_id()}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_tick(job: Job, scheduled_for: datetime) -> bool:
@@ -195,6 +196,15 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
                 lock.release()
         else:
             stop.wait(LEADER_POLL_SECONDS)
+
+
+def heartbeat() -> str:
+    """A tick that proves a leader is alive (and which one): the last tick is a health figure."""
+    return node_name()
+
+
+def register_core_jobs(app: Flask) -> None:
+    register_job("core.heartbeat", int(app.config["SCHEDULER_HEARTBEAT_SECONDS"]))(heartbeat)
 
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
