@@ -24,6 +24,29 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     "DEFAULT_RATING_ENABLED": False,
     "DEFAULT_RATING_AFTER_DAYS": 7,
     "DEFAULT_RATING_LEVEL": 3,
+    # Rating form and API: per-client-IP limits (Flask-Limiter strings). Standing QR codes on a
+    # counter are not tied to one event, so their ratings are low-trust and limited harder.
+    "RATING_RATE_LIMIT": "30 per minute",
+    "RATING_PAGE_RATE_LIMIT": "120 per minute",
+    "STANDING_QR_RATE_LIMIT": "5 per hour",
+    "RATING_COMMENT_MAX_LENGTH": 500,
+    # Channel (pf) of an API rating that names none: 2 = mobile.
+    "RATING_DEFAULT_CHANNEL": 2,
+    # Reason tags offered on bad reviews (levels 1-2); labels live in ratings/labels.py.
+    "RATING_REASON_TAGS": [
+        "slow",
+        "attitude",
+        "many_trips",
+        "long_wait",
+        "unclear_guide",
+        "not_resolved",
+        "fees",
+        "system",
+        "other",
+    ],
+    "RATING_IDEMPOTENCY_HOURS": 24,
+    "RATING_SWEEP_SECONDS": 3600,
+    "RATING_SWEEP_BATCH": 1000,
     # Hidden bad review: polarity at or below this is "clearly negative".
     "SENTIMENT_NEGATIVE_THRESHOLD": -0.15,  # chosen in bench/sentiment (false flags <= 3%)
     # 回访: callbacks.

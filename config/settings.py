@@ -62,6 +62,7 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
         "SCHEDULER_HEARTBEAT_SECONDS": int(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "30")),
         "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),

@@ -16,6 +16,7 @@ from core.errors import error_payload, init_errors, wants_json
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.logs import init_request_logging
+from core.metrics import init_metrics
 from core.scheduler import register_core_jobs
 from core.security import init_security
 from core.templating import init_templating
@@ -69,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_errors(app)
     init_security(app)
     init_templating(app)
+    init_metrics(app)
     app.register_error_handler(Unauthorized, _on_unauthorized)
     app.before_request(_before_request)
 
