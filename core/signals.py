@@ -9,3 +9,9 @@ _signals = Namespace()
 rating_recorded = _signals.signal("rating-recorded")
 # sender: the app; kwargs: ticket=<hotline.models.Ticket>
 ticket_closed = _signals.signal("ticket-closed")
+# sender: the app; kwargs: callback=<callbacks.models.Callback> (done or unreachable)
+callback_completed = _signals.signal("callback-completed")
+# sender: the app; kwargs: case=<callbacks.models.RectificationCase>
+case_accepted = _signals.signal("case-accepted")
+# sender: the app; kwargs: appeal=<ratings.models.Appeal>, rating=<ratings.models.Rating>
+appeal_decided = _signals.signal("appeal-decided")
