@@ -196,6 +196,9 @@ def demo_load(tickets: int, ratings: int, seed: int, if_empty: bool) -> None:
         lines = [f"{u}\t{r}\t{p}" for u, r, p in staff]
         path.write_text("username\trole\tpassword\n" + "\n".join(lines) + "\n", encoding="utf-8")
         os.chmod(path, 0o600)
-        click.echo(f"demo sign-ins (also in {path}):")
-        for line in lines:
-            click.echo(f"  {line}")
+        if if_empty:  # `make run` prints the file itself
+            click.echo(f"demo sign-ins written to {path}")
+        else:
+            click.echo(f"demo sign-ins (also in {path}):")
+            for line in lines:
+                click.echo(f"  {line}")
