@@ -1,6 +1,7 @@
 """The application factory."""
 
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from core.templating import init_templating
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Domain packages, in the direction data flows; each has init_app(app, api).
-DOMAIN_PACKAGES = ("hotline", "ratings", "callbacks", "reports")
+DOMAIN_PACKAGES = ("hotline", "hotline.open311", "ratings", "callbacks", "reports")
 
 
 def _on_unauthorized(_error: Unauthorized) -> Any:
@@ -52,7 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask("haocha", instance_path=str(instance), root_path=str(PROJECT_ROOT / "core"))
     app.config.update(load_settings(instance))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
-        str(PROJECT_ROOT / name / "translations") for name in ("core", *DOMAIN_PACKAGES)
+        str(PROJECT_ROOT / name.replace(".", "/") / "translations") for name in ("core", *DOMAIN_PACKAGES)
     )
     if overrides:
         app.config.update(overrides)
@@ -84,6 +85,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_core_jobs(app)
 
     for name in DOMAIN_PACKAGES:
+        if importlib.util.find_spec(name) is None:
+            continue
         package = importlib.import_module(name)
         init = getattr(package, "init_app", None)
         if init is not None:
