@@ -63,6 +63,11 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # 实时上报: the provincial platform's receiving URL (empty: the outbox fills, nothing is
+        # sent), the shared HMAC-SHA256 signing secret, and the per-request timeout.
+        "REPORTING_URL": os.environ.get("REPORTING_URL", "").strip(),
+        "REPORTING_SECRET": os.environ.get("REPORTING_SECRET", ""),
+        "REPORTING_TIMEOUT_SECONDS": float(os.environ.get("REPORTING_TIMEOUT_SECONDS", "10")),
         "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
         "SCHEDULER_HEARTBEAT_SECONDS": int(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "30")),
         "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),

@@ -14,7 +14,8 @@ from core.models import Role
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    # Packages may add figures (e.g. "reporting_backlog"); the two keys of the contract stay.
+    assert {"status": "ok", "database": "ok"}.items() <= response.json.items()
 
 
 def test_healthz_503_when_database_is_down(tmp_path):

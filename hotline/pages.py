@@ -1,0 +1,324 @@
+"""Staff pages for tickets: the intake form, worklists, search, the ticket page with its timeline
+and move forms, the department queue, and notifications. Forms work without JavaScript;
+hotline/static/*.js only speeds them up (duplicate hint as you type, pickers narrowed by region).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from core.auth import require_staff, roles_required
+from core.calendar import local_tz
+from core.db import db, utcnow
+from core.errors import Conflict, DomainError
+from core.models import Department, Notification, Region, Role, ServiceItem, User
+from core.notify import unread_for
+from hotline import labels, queries, service
+from hotline.models import Channel, Ticket, TicketStatus, TicketType, Urgency
+from hotline.schemas import (
+    DispatchIn,
+    ExtensionApproveIn,
+    ExtensionRequestIn,
+    MergeIn,
+    MoveIn,
+    ReplyIn,
+    ReturnIn,
+    TicketIn,
+    TicketQuery,
+    event_note,
+)
+
+bp = Blueprint(
+    "hotline_pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/hotline",
+)
+
+FORM_LISTS = ("assisting_departments",)
+QUERY_LISTS = ("status", "type")
+PICKER_FIELDS = ("region_code", "lead_department", "department", "service_item")
+
+
+def _code(value: str) -> str:
+    """Pickers show "CODE name"; the first word is the code."""
+    return value.split()[0] if value.strip() else ""
+
+
+def form_data(source: MultiDict[str, str], lists: tuple[str, ...] = FORM_LISTS) -> dict[str, Any]:
+    """A submitted form as schema input: no CSRF token, blanks left out, pickers reduced to codes,
+    and the `lists` fields as lists (repeated or comma-separated)."""
+    data: dict[str, Any] = {}
+    for key in source:
+        if key in ("csrf_token", "action"):
+            continue
+        if key in lists:
+            values = [_code(v) for raw in source.getlist(key) for v in raw.replace("，", ",").split(",")]
+            data[key] = [v for v in values if v]
+            continue
+        value = source.get(key, "").strip()
+        if value:
+            data[key] = _code(value) if key in PICKER_FIELDS else value
+    return data
+
+
+@bp.app_template_filter("hotline_time")
+def hotline_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as Asia/Shanghai wall-clock time."""
+    return value.astimezone(local_tz()).strftime(fmt) if value else ""
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "labels": labels,
+        "label": labels.label,
+        "caller_view": service.caller_view,
+        "content_for": service.content_for,
+        "event_note": event_note,
+        "now": utcnow(),
+        "Role": Role,
+    }
+
+
+# -- worklists ---------------------------------------------------------------------------------
+
+
+@bp.route("/hotline/")
+@roles_required(*service.READERS)
+def worklist() -> Any:
+    """An agent's or manager's worklist; handlers go to their department's queue."""
+    staff = require_staff()
+    if staff.role == Role.HANDLER:
+        return redirect(url_for(".department_queue"))
+    now = utcnow()
+    sections: list[tuple[str, list[Ticket]]] = []
+    if staff.role == Role.MANAGER:
+        sections.append((_("Extension requests"), queries.extension_requests()))
+        sections.append((_("Overdue tickets"), queries.overdue_tickets(now)))
+    else:
+        sections.append((_("My open tickets (overdue first)"), queries.my_open_tickets(staff, now)))
+    sections.append((_("Waiting for dispatch"), queries.awaiting_dispatch()))
+    return render_template("hotline/worklist.html", staff=staff, sections=sections)
+
+
+@bp.route("/hotline/department")
+@roles_required(Role.HANDLER)
+def department_queue() -> Any:
+    """The department's queue: what it leads (overdue first) and where it assists."""
+    staff = require_staff()
+    department_id = staff.department_id or 0
+    return render_template(
+        "hotline/department.html",
+        staff=staff,
+        queue=queries.department_queue(department_id, utcnow()),
+        assisting=queries.assisting_queue(department_id),
+    )
+
+
+@bp.route("/hotline/tickets")
+@roles_required(*service.READERS)
+def search() -> Any:
+    """Search and filter tickets, a page at a time (keyset cursor)."""
+    staff = require_staff()
+    args = form_data(request.args, QUERY_LISTS)
+    error = None
+    page = None
+    try:
+        parsed = TicketQuery().load(args)
+        limit = parsed.pop("limit", current_app.config["TICKET_PAGE_SIZE"])
+        cursor = parsed.pop("cursor", None)
+        page = queries.list_tickets(staff, queries.TicketFilters(**parsed), limit, cursor)
+    except ValidationError as exc:
+        error = "; ".join(f"{k}: {v}" for k, v in exc.messages_dict.items())
+    except DomainError as exc:
+        error = exc.message
+    next_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "cursor"}
+    return render_template(
+        "hotline/search.html", page=page, error=error, args=request.args, next_args=next_args, **_pickers()
+    )
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+def _pickers() -> dict[str, Any]:
+    return {
+        "regions": list(db.session.scalars(select(Region).order_by(Region.code))),
+        "departments": list(
+            db.session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.code))
+        ),
+        "service_items": list(
+            db.session.scalars(select(ServiceItem).where(ServiceItem.active.is_(True)).order_by(ServiceItem.code))
+        ),
+        "TicketType": TicketType,
+        "Urgency": Urgency,
+        "Channel": Channel,
+        "TicketStatus": TicketStatus,
+    }
+
+
+def _last_region(agent: User) -> str:
+    """Sensible default: the region of the agent's last ticket (agents mostly serve one city)."""
+    stmt = select(Ticket.region_code).where(Ticket.created_by_id == agent.id).order_by(Ticket.id.desc()).limit(1)
+    return db.session.scalar(stmt) or "460100"
+
+
+def _intake_form(values: dict[str, Any], errors: dict[str, Any], hints: list[Any] | None, status: int = 200) -> Any:
+    html = render_template("hotline/intake.html", values=values, errors=errors, hints=hints, **_pickers())
+    return html, status
+
+
+@bp.route("/hotline/new", methods=["GET", "POST"])
+@roles_required(*service.AGENTS)
+def intake() -> Any:
+    """受理: the intake form, built for speed while the caller is on the line."""
+    staff = require_staff()
+    if request.method == "GET":
+        defaults = {"type": "consultation", "urgency": "normal", "channel": "phone", "region_code": _last_region(staff)}
+        return _intake_form(defaults, {}, None)
+    values = request.form.to_dict()
+    data = form_data(request.form)
+    if request.form.get("action") == "check":
+        hints = queries.duplicate_hints(data.get("caller_phone", ""), data.get("content", ""), data.get("region_code"))
+        return _intake_form(values, {}, hints)
+    try:
+        ticket = service.create_ticket(TicketIn().load(data), staff)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _intake_form(values, exc.messages_dict, None, 422)
+    except DomainError as exc:
+        db.session.rollback()
+        return _intake_form(values, exc.errors or {"form": [exc.message]}, None, exc.status)
+    db.session.commit()
+    flash(_("Ticket %(number)s created.", number=ticket.number), "notice")
+    return redirect(url_for(".ticket_page", number=ticket.number))
+
+
+# -- the ticket page and its moves -------------------------------------------------------------
+
+
+@bp.route("/hotline/tickets/<number>")
+@roles_required(*service.READERS)
+def ticket_page(number: str) -> Any:
+    """One ticket: details, deadlines, the timeline, and the moves the viewer may make."""
+    staff = require_staff()
+    ticket = service.get_ticket(number, staff)
+    return render_template(
+        "hotline/ticket.html",
+        ticket=ticket,
+        staff=staff,
+        caller=service.caller_view(ticket, staff, detail=True),
+        content=service.content_for(ticket, staff, detail=True),
+        moves=service.moves_for(staff, ticket),
+        events=list(ticket.events),
+        duplicates=queries.merged_duplicates(ticket),
+        **_pickers(),
+    )
+
+
+Apply = Callable[[Ticket, User, dict[str, Any]], Any]
+
+
+def _v(data: dict[str, Any]) -> dict[str, Any]:
+    return {"expected_version": data.get("version")}
+
+
+PAGE_MOVES: dict[str, tuple[type[Schema], Apply]] = {
+    "dispatch": (
+        DispatchIn,
+        lambda t, u, d: service.dispatch(t, u, d["department"], d["assisting_departments"], d["note"], **_v(d)),
+    ),
+    "take": (MoveIn, lambda t, u, d: service.take(t, u, d["note"], **_v(d))),
+    "handle": (MoveIn, lambda t, u, d: service.handle(t, u, d["note"], **_v(d))),
+    "reply": (ReplyIn, lambda t, u, d: service.reply(t, u, d["reply"], d["note"], **_v(d))),
+    "return": (ReturnIn, lambda t, u, d: service.return_ticket(t, u, d["reason"], **_v(d))),
+    "request_extension": (
+        ExtensionRequestIn,
+        lambda t, u, d: service.request_extension(t, u, d["working_days"], d["reason"], **_v(d)),
+    ),
+    "approve_extension": (
+        ExtensionApproveIn,
+        lambda t, u, d: service.approve_extension(t, u, d["working_days"], d["note"], **_v(d)),
+    ),
+    "reject_extension": (MoveIn, lambda t, u, d: service.reject_extension(t, u, d["note"], **_v(d))),
+    "supervise": (MoveIn, lambda t, u, d: service.supervise(t, u, d["note"], **_v(d))),
+    "callback": (MoveIn, lambda t, u, d: service.record_callback_done(t, u, d["note"], **_v(d))),
+    "reopen": (MoveIn, lambda t, u, d: service.reopen(t, u, d["note"], **_v(d))),
+    "archive": (MoveIn, lambda t, u, d: service.archive(t, u, d["note"], **_v(d))),
+    "merge": (MergeIn, lambda t, u, d: service.merge(t, u, d["into"], d["note"], **_v(d))),
+}
+
+
+def _refusal(exc: DomainError) -> str:
+    if isinstance(exc, Conflict) and "allowed" in exc.errors:
+        moves = "、".join(labels.label(labels.MOVE, m) for m in exc.errors["allowed"]) or _("none")
+        return _("This move is not possible now. Possible moves: %(moves)s", moves=moves)
+    if isinstance(exc, Conflict):
+        return _("Someone else changed this ticket meanwhile; it has been reloaded. Please try again.")
+    details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
+    return f"{exc.message} {details}".strip()
+
+
+@bp.route("/hotline/tickets/<number>/<move>", methods=["POST"])
+@roles_required(*service.READERS)
+def make_move(number: str, move: str) -> Response:
+    """Make one move from the ticket page, then show the ticket again (or the queue, when the
+    move took it out of the handler's sight, as 退单 does)."""
+    if move not in PAGE_MOVES:
+        abort(404)
+    staff = require_staff()
+    ticket = service.get_ticket(number, staff)
+    schema, apply = PAGE_MOVES[move]
+    try:
+        apply(ticket, staff, schema().load(form_data(request.form)))
+        db.session.commit()
+        flash(_("Done: %(move)s.", move=labels.label(labels.MOVE, move)), "notice")
+    except ValidationError as exc:
+        db.session.rollback()
+        flash("; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages_dict.items()), "alert")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(_refusal(exc), "alert")
+    except StaleDataError:
+        db.session.rollback()
+        flash(_("Someone else changed this ticket meanwhile; it has been reloaded. Please try again."), "alert")
+    try:
+        service.get_ticket(number, staff)
+    except DomainError:
+        return redirect(url_for(".department_queue"))
+    return redirect(url_for(".ticket_page", number=number))
+
+
+# -- notifications -----------------------------------------------------------------------------
+
+
+@bp.route("/hotline/notifications", methods=["GET", "POST"])
+@roles_required(*(r for r in Role))
+def notifications() -> Any:
+    """The signed-in staff member's unread notifications (督办, extension requests); POST marks
+    them all read."""
+    staff = require_staff()
+    if request.method == "POST":
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == staff.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        db.session.commit()
+        return redirect(url_for(".notifications"))
+    notes = unread_for(staff, limit=200)
+    ids = {n.subject_id for n in notes if n.subject_type == "ticket" and n.subject_id}
+    numbers = {
+        row.id: row.number for row in db.session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ids)))
+    }
+    return render_template("hotline/notifications.html", notes=notes, numbers=numbers)

@@ -1,0 +1,253 @@
+"""Marshmallow schemas for tickets: separate load (unknown=RAISE) and dump schemas.
+
+Dump schemas show the caller as the signed-in viewer may see them (hotline.service.caller_view):
+in full only to agents and managers on a ticket's own page, masked in lists, and not at all
+(保密) to handlers when the caller asked for confidentiality. Datetimes are Asia/Shanghai.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from core.auth import current_staff
+from core.calendar import Deadline, local_date, local_tz
+from core.db import utcnow
+from core.models import Role, User
+from core.privacy import scrub_text
+from core.schemas import InSchema
+from hotline.models import Channel, Ticket, TicketEvent, TicketStatus, TicketType, Urgency
+from hotline.service import caller_view, content_for, moves_for, redact_confidential
+
+EXCERPT = 120
+
+
+def _viewer() -> User | None:
+    return current_staff()
+
+
+class LocalDateTime(fields.DateTime):
+    """An aware datetime written in Asia/Shanghai with its offset (2026-10-20T23:59:59+08:00)."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return super()._serialize(value.astimezone(local_tz()), attr, obj, **kwargs)
+
+
+def _enum(cls: Any, **kwargs: Any) -> fields.Enum:
+    return fields.Enum(cls, by_value=True, **kwargs)
+
+
+VERSION = fields.Int(
+    load_default=None,
+    validate=validate.Range(min=1),
+    metadata={"description": "The version you saw; a stale one is refused with 409."},
+)
+NOTE = fields.Str(load_default="", validate=validate.Length(max=2000))
+CODE_LIST = fields.List(fields.Str(validate=validate.Length(min=1, max=32)), load_default=list)
+
+
+class TicketIn(InSchema):
+    type = _enum(TicketType, required=True)
+    urgency = _enum(Urgency, load_default=Urgency.NORMAL)
+    channel = _enum(Channel, load_default=Channel.PHONE)
+    is_enterprise = fields.Bool(load_default=False, metadata={"description": "涉企: enterprise-related"})
+    confidential = fields.Bool(load_default=False, metadata={"description": "Hide the caller from departments"})
+    caller_name = fields.Str(load_default="", validate=validate.Length(max=64))
+    caller_phone = fields.Str(load_default="", validate=validate.Length(max=32))
+    leader_name = fields.Str(load_default="", validate=validate.Length(max=64))
+    content = fields.Str(required=True, validate=validate.Length(min=2, max=4000))
+    region_code = fields.Str(required=True, validate=validate.Length(min=6, max=12))
+    address = fields.Str(load_default="", validate=validate.Length(max=200))
+    latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
+    service_item = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    category = fields.Str(load_default="", validate=validate.Length(max=64))
+    lead_department = fields.Str(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "Dispatch at once to this department (code)"},
+    )
+    assisting_departments = CODE_LIST
+    note = NOTE
+
+
+class MoveIn(InSchema):
+    note = NOTE
+    version = VERSION
+
+
+class DispatchIn(MoveIn):
+    department = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    assisting_departments = CODE_LIST
+
+
+class ReplyIn(MoveIn):
+    reply = fields.Str(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ReturnIn(InSchema):
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+    version = VERSION
+
+
+class ExtensionRequestIn(InSchema):
+    working_days = fields.Int(required=True, validate=validate.Range(min=1))
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+    version = VERSION
+
+
+class ExtensionApproveIn(MoveIn):
+    working_days = fields.Int(load_default=None, validate=validate.Range(min=1))
+
+
+class MergeIn(MoveIn):
+    into = fields.Str(required=True, validate=validate.Length(min=4, max=32), metadata={"description": "Original"})
+
+
+class TicketQuery(InSchema):
+    status = fields.List(_enum(TicketStatus))
+    type = fields.List(_enum(TicketType))
+    overdue = fields.Bool()
+    department = fields.Str(validate=validate.Length(max=32))
+    region = fields.Str(validate=validate.Length(max=12))
+    enterprise = fields.Bool(metadata={"description": "涉企"})
+    q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Number, phone or text"})
+    created_from = fields.Date(metadata={"description": "YYYY-MM-DD, Asia/Shanghai"})
+    created_to = fields.Date(metadata={"description": "YYYY-MM-DD, included"})
+    mine = fields.Bool()
+    sort = fields.Str(load_default="created", validate=validate.OneOf(["created", "due"]))
+    limit = fields.Int(validate=validate.Range(min=1), metadata={"description": "At most TICKET_PAGE_SIZE_MAX"})
+    cursor = fields.Str(validate=validate.Length(max=200))
+
+
+class DuplicateQuery(InSchema):
+    phone = fields.Str(load_default="", validate=validate.Length(max=32))
+    text = fields.Str(load_default="", validate=validate.Length(max=4000))
+    region = fields.Str(load_default=None, validate=validate.Length(max=12))
+    exclude_number = fields.Str(
+        load_default=None,
+        data_key="exclude",
+        validate=validate.Length(max=32),
+        metadata={"description": "A ticket number to leave out (the ticket being edited)"},
+    )
+
+
+def _dept_code(t: Ticket) -> str | None:
+    return t.lead_department.code if t.lead_department else None
+
+
+def _dept_name(t: Ticket) -> str | None:
+    return t.lead_department.name if t.lead_department else None
+
+
+def _overdue(t: Ticket) -> bool:
+    return t.is_overdue(utcnow())
+
+
+class TicketSummaryOut(Schema):
+    """A ticket in a list: the caller masked (or hidden), the text scrubbed and shortened."""
+
+    id = fields.Int()
+    number = fields.Str()
+    type = _enum(TicketType)
+    urgency = _enum(Urgency)
+    channel = _enum(Channel)
+    status = _enum(TicketStatus)
+    is_enterprise = fields.Bool()
+    confidential = fields.Bool()
+    caller_name = fields.Function(lambda t: caller_view(t, _viewer()).name)
+    caller_phone = fields.Function(lambda t: caller_view(t, _viewer()).phone)
+    caller_hidden = fields.Function(lambda t: caller_view(t, _viewer()).hidden)
+    content = fields.Function(lambda t: content_for(t, _viewer())[:EXCERPT])
+    region_code = fields.Str()
+    region_name = fields.Function(lambda t: t.region.name)
+    address = fields.Str()
+    lead_department = fields.Function(_dept_code)
+    lead_department_name = fields.Function(_dept_name)
+    created_at = LocalDateTime()
+    take_due_at = LocalDateTime()
+    handle_due_at = LocalDateTime()
+    handle_due_date = fields.Function(lambda t: local_date(t.handle_due_at).isoformat())
+    overdue = fields.Function(_overdue)
+    supervised = fields.Function(lambda t: t.supervised_at is not None)
+    extension_pending = fields.Bool()
+    version = fields.Int()
+
+
+class EventOut(Schema):
+    id = fields.Int()
+    move = fields.Str()
+    from_status = _enum(TicketStatus, allow_none=True)
+    to_status = _enum(TicketStatus)
+    actor = fields.Function(lambda e: e.actor.display_name if e.actor else None)
+    actor_role = fields.Function(lambda e: e.actor.role.value if e.actor else "system")
+    department = fields.Function(lambda e: e.department.code if e.department else None)
+    note = fields.Function(lambda e: event_note(e, _viewer()))
+    created_at = LocalDateTime()
+
+
+def event_note(row: TicketEvent, viewer: User | None) -> str:
+    """Notes are scrubbed of phone numbers for a handler reading a confidential ticket."""
+    if viewer is not None and viewer.role == Role.HANDLER and row.ticket.confidential:
+        return redact_confidential(row.note, row.ticket)
+    return row.note
+
+
+def _deadline_warning(t: Ticket) -> str | None:
+    return Deadline(t.handle_due_at, t.deadline_estimated).warning
+
+
+class TicketOut(TicketSummaryOut):
+    """One ticket with its timeline and the moves the viewer may make now."""
+
+    caller_name = fields.Function(lambda t: caller_view(t, _viewer(), detail=True).name)
+    caller_phone = fields.Function(lambda t: caller_view(t, _viewer(), detail=True).phone)
+    content = fields.Function(lambda t: content_for(t, _viewer(), detail=True))
+    leader_name = fields.Str()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    service_item = fields.Function(lambda t: t.service_item.code if t.service_item else None)
+    service_item_name = fields.Function(lambda t: t.service_item.name if t.service_item else None)
+    category = fields.Str()
+    assisting_departments = fields.Function(lambda t: [d.code for d in t.assisting_departments])
+    deadline_estimated = fields.Bool()
+    deadline_warning = fields.Function(_deadline_warning)
+    dispatched_at = LocalDateTime(allow_none=True)
+    taken_at = LocalDateTime(allow_none=True)
+    closed_at = LocalDateTime(allow_none=True)
+    called_back_at = LocalDateTime(allow_none=True)
+    archived_at = LocalDateTime(allow_none=True)
+    supervised_at = LocalDateTime(allow_none=True)
+    reply = fields.Str()
+    extension_count = fields.Int()
+    extension_requested_days = fields.Int(allow_none=True)
+    reopen_count = fields.Int()
+    merged_into = fields.Function(lambda t: t.merged_into.number if t.merged_into else None)
+    allowed_moves = fields.Function(lambda t: _moves(t))
+    events = fields.List(fields.Nested(EventOut))
+
+
+def _moves(t: Ticket) -> list[str]:
+    viewer = _viewer()
+    return moves_for(viewer, t) if viewer is not None else []
+
+
+class TicketPageOut(Schema):
+    items = fields.List(fields.Nested(TicketSummaryOut))
+    next_cursor = fields.Str(allow_none=True, metadata={"description": "Pass as `cursor` for the next page"})
+    limit = fields.Int()
+
+
+class DuplicateOut(Schema):
+    number = fields.Function(lambda h: h.ticket.number)
+    status = fields.Function(lambda h: h.ticket.status.value)
+    type = fields.Function(lambda h: h.ticket.type.value)
+    created_at = fields.Function(lambda h: h.ticket.created_at.astimezone(local_tz()).isoformat())
+    caller_name = fields.Function(lambda h: caller_view(h.ticket, _viewer()).name)
+    caller_phone = fields.Function(lambda h: caller_view(h.ticket, _viewer()).phone)
+    content = fields.Function(lambda h: scrub_text(h.ticket.content)[:EXCERPT])
+    reason = fields.Str(metadata={"description": "phone: same caller; text: similar request"})
+    similarity = fields.Float()
