@@ -61,6 +61,7 @@ class WorkingCalendar:
 
     def __post_init__(self) -> None:
         self._rules: Any = holidays.country_holidays(self.country)
+        self._package_years: dict[int, bool] = {}
         self._lock = threading.Lock()
 
     def is_working_day(self, day: date) -> bool:
@@ -70,11 +71,15 @@ class WorkingCalendar:
             return bool(self._rules.is_working_day(day))
 
     def is_official_year(self, year: int) -> bool:
+        """Loaded by `flask calendar load`, or published with make-up workdays in `holidays`."""
         if year in self.official_years:
             return True
         with self._lock:
-            self._rules._populate(year)
-            return any(d.year == year for d in self._rules.weekend_workdays)
+            if year not in self._package_years:
+                # A separate object: populating a year again on the shared one loses its state.
+                rules: Any = holidays.country_holidays(self.country, years=year)
+                self._package_years[year] = any(d.year == year for d in rules.weekend_workdays)
+            return self._package_years[year]
 
     def add_working_days(self, start: date, days: int) -> date:
         """The day `days` working days after `start` (start itself not counted)."""

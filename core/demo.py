@@ -110,6 +110,12 @@ DEMO_ROLES = [
 
 Loader = Callable[[int, random.Random], int]
 _loaders: dict[str, Loader] = {}
+_reference_hooks: dict[str, Callable[[], object]] = {}
+
+
+def register_reference_hook(name: str, hook: Callable[[], object]) -> None:
+    """Let a package add its own reference data after regions, departments and items exist."""
+    _reference_hooks[name] = hook
 
 
 def register_demo_loader(kind: str, loader: Loader) -> None:
@@ -180,6 +186,8 @@ def demo_load(tickets: int, ratings: int, seed: int, if_empty: bool) -> None:
         return
     rng = random.Random(seed)
     regions, items = load_reference_data()
+    for hook in _reference_hooks.values():
+        hook()
     staff = create_demo_staff()
     db.session.commit()
     click.echo(f"{regions} regions, {items} new service items")

@@ -15,7 +15,9 @@ from core.privacy import scrub_text
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Rating tokens and similar secrets travel in paths (/rate/<token>); keep them out of logs.
-_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{20,}")
+# (A run of 20+ URL-safe characters with a digit in it; plain words like
+# `servicerequestupdates` stay readable.)
+_SECRET_SEGMENT = re.compile(r"(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{20,}")
 
 
 class ScrubFilter(logging.Filter):

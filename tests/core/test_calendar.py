@@ -102,3 +102,12 @@ def test_working_hours_skip_nights_and_holidays(ctx):
     end = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
     assert working_hours_between(start, end) == pytest.approx(10.0)
     assert working_hours_between(end, start) == 0.0
+
+
+def test_asking_whether_a_year_is_official_does_not_change_the_calendar():
+    calendar = WorkingCalendar()
+    assert calendar.add_working_days(date(2026, 9, 25), 15) == date(2026, 10, 22)
+    assert calendar.is_official_year(2026)
+    assert not calendar.is_official_year(2027)
+    assert calendar.add_working_days(date(2026, 9, 25), 15) == date(2026, 10, 22)
+    assert calendar.is_working_day(date(2026, 10, 10))

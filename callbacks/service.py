@@ -1,0 +1,519 @@
+"""回访 and 整改 rules: scheduling callbacks, recording call attempts, and the rectification case
+from verification to publication. Functions flush, never commit; views and jobs commit once."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select
+
+from callbacks.models import (
+    AttemptResult,
+    Callback,
+    CallbackAttempt,
+    CallbackStatus,
+    CaseEvent,
+    CaseStatus,
+    Purpose,
+    RectificationCase,
+)
+from core.auth import ensure_visible, visible_department_id
+from core.calendar import deadline_after, local_date
+from core.db import db, utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import User
+from core.privacy import mask_name, mask_phone, scrub_text
+from core.signals import callback_completed, case_accepted
+
+
+def _cfg(key: str) -> Any:
+    return current_app.config[key]
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+def _new_callback(
+    purpose: Purpose, subject_type: str, subject_id: int, start: datetime, days: int, **kw: Any
+) -> Callback:
+    deadline = deadline_after(start, days)
+    callback = Callback(
+        purpose=purpose,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        due_at=deadline.due_at,
+        due_estimated=deadline.estimated,
+        **kw,
+    )
+    db.session.add(callback)
+    db.session.flush()
+    return callback
+
+
+def schedule_verification(rating: Any) -> Callback | RectificationCase:
+    """A bad (or hidden-bad) review: a verification callback due by the end of the next working
+    day; without a phone to call, straight to the department as a case to verify."""
+    existing = db.session.scalar(
+        select(Callback).where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW, Callback.rating_id == rating.id)
+    )
+    if existing is not None:
+        return existing
+    if not rating.contact_phone:
+        if rating.department_id is None:
+            # Nobody to call and nobody responsible: still a callback, for an agent to route.
+            return _new_callback(
+                Purpose.VERIFY_BAD_REVIEW,
+                "rating",
+                rating.id,
+                rating.created_at,
+                _cfg("CALLBACK_VERIFY_WORKING_DAYS"),
+                rating_id=rating.id,
+                region_code=rating.region_code,
+            )
+        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="anonymous bad review, no contact")
+    return _new_callback(
+        Purpose.VERIFY_BAD_REVIEW,
+        "rating",
+        rating.id,
+        rating.created_at,
+        _cfg("CALLBACK_VERIFY_WORKING_DAYS"),
+        rating_id=rating.id,
+        department_id=rating.department_id,
+        region_code=rating.region_code,
+        contact_name=rating.contact_name or "",
+        contact_phone=rating.contact_phone or "",
+    )
+
+
+def schedule_ticket_satisfaction(ticket: Any) -> Callback:
+    """办结 → a satisfaction callback on the next working day (confidential callers too: the
+    agents see their number; the department never does)."""
+    existing = db.session.scalar(
+        select(Callback).where(
+            Callback.purpose == Purpose.TICKET_SATISFACTION,
+            Callback.subject_type == "ticket",
+            Callback.subject_id == ticket.id,
+            Callback.status == CallbackStatus.PENDING,
+        )
+    )
+    if existing is not None:
+        return existing
+    return _new_callback(
+        Purpose.TICKET_SATISFACTION,
+        "ticket",
+        ticket.id,
+        ticket.closed_at or utcnow(),
+        _cfg("CALLBACK_SATISFACTION_WORKING_DAYS"),
+        department_id=ticket.lead_department_id,
+        region_code=ticket.region_code,
+        contact_name=ticket.caller_name or "",
+        contact_phone=ticket.caller_phone or "",
+    )
+
+
+def schedule_report_back(case: RectificationCase, rating: Any) -> Callback | None:
+    """After acceptance: call the citizen back to report what was done (整改反馈)."""
+    if not rating.contact_phone:
+        return None
+    return _new_callback(
+        Purpose.RECTIFICATION_REPORT,
+        "case",
+        case.id,
+        case.accepted_at or utcnow(),
+        _cfg("CALLBACK_REPORT_WORKING_DAYS"),
+        rating_id=rating.id,
+        case_id=case.id,
+        department_id=case.department_id,
+        region_code=case.region_code,
+        contact_name=rating.contact_name or "",
+        contact_phone=rating.contact_phone or "",
+    )
+
+
+# --- attempts -----------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """What the citizen said when reached; which fields matter depends on the purpose."""
+
+    verified: bool | None = None  # verification: the problem is real
+    problem: str = ""  # verification: what the problem is
+    department_id: int | None = None  # verification: route to this department
+    level: int | None = None  # satisfaction: 1..5
+    comment: str = ""
+
+
+def _counted_failures(callback: Callback) -> int:
+    """Failed attempts on distinct working days: the rule is N tries on different days."""
+    days = {a.local_day for a in callback.attempts if a.result != AttemptResult.REACHED}
+    return len(days)
+
+
+def _finish(callback: Callback, status: CallbackStatus, outcome: str) -> None:
+    now = utcnow()
+    callback.status = status
+    callback.outcome = outcome
+    callback.completed_at = now
+    if status == CallbackStatus.UNREACHABLE:
+        # Unreachable still counts as on time when the first attempt was made in time.
+        first = min(a.created_at for a in callback.attempts)
+        callback.on_time = first <= callback.due_at
+    else:
+        callback.on_time = now <= callback.due_at
+
+
+def get_callback(callback_id: int, user: User | None = None) -> Callback:
+    callback = db.session.get(Callback, callback_id)
+    if callback is None:
+        raise NotFound("Callback not found.")
+    if user is not None:
+        ensure_visible(user, callback.department_id, "Callback")
+    return callback
+
+
+def record_attempt(
+    callback: Callback,
+    actor: User | None,
+    result: AttemptResult,
+    note: str = "",
+    answer: Answer | None = None,
+    expected_version: int | None = None,
+) -> Callback:
+    """Record one call. Reached → the purpose's follow-up; failed → unreachable after the limit."""
+    if expected_version is not None and expected_version != callback.version:
+        raise Conflict("The callback was changed by someone else; reload it.", {"version": [str(callback.version)]})
+    if not callback.is_open:
+        raise Conflict(f"The callback is already {callback.status.value}.", {"allowed": []})
+    answer = answer or Answer()
+    if result == AttemptResult.REACHED:
+        _validate_answer(callback, answer)
+    now = utcnow()
+    attempt = CallbackAttempt(
+        callback=callback,
+        result=result,
+        note=scrub_text(note),
+        actor_id=actor.id if actor else None,
+        local_day=local_date(now),
+        created_at=now,
+    )
+    db.session.add(attempt)
+    if result == AttemptResult.REACHED:
+        _on_reached(callback, actor, answer, note)
+    elif result == AttemptResult.WRONG_NUMBER or _counted_failures(callback) >= _cfg("CALLBACK_MAX_ATTEMPTS"):
+        _finish(callback, CallbackStatus.UNREACHABLE, result.value)
+        _on_unreachable(callback, actor)
+    db.session.flush()
+    if callback.status != CallbackStatus.PENDING:  # finished by this attempt
+        callback_completed.send(current_app._get_current_object(), callback=callback)  # type: ignore[attr-defined]
+    return callback
+
+
+def _validate_answer(callback: Callback, answer: Answer) -> None:
+    if callback.purpose == Purpose.VERIFY_BAD_REVIEW and answer.verified is None:
+        raise ValidationFailed("Say whether the problem was confirmed.", {"verified": ["Required when reached."]})
+    if callback.purpose == Purpose.TICKET_SATISFACTION and answer.level not in (1, 2, 3, 4, 5):
+        raise ValidationFailed("Record the caller's satisfaction 1-5.", {"level": ["Required when reached."]})
+
+
+def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: str) -> None:
+    from ratings import service as ratings_service
+
+    if callback.purpose == Purpose.VERIFY_BAD_REVIEW:
+        rating = ratings_service.get_rating(callback.rating_id)
+        if answer.verified:
+            if answer.department_id is not None:
+                rating.department_id = answer.department_id
+            if rating.department_id is None:
+                raise ValidationFailed("Choose the responsible department.", {"department_id": ["Required."]})
+            _finish(callback, CallbackStatus.DONE, "verified")
+            _open_case(rating, CaseStatus.OPEN, actor, answer.problem or note)
+        else:
+            _finish(callback, CallbackStatus.DONE, "not_verified")
+    elif callback.purpose == Purpose.TICKET_SATISFACTION:
+        _finish(callback, CallbackStatus.DONE, f"level_{answer.level}")
+        _record_ticket_satisfaction(callback, actor, answer)
+    else:
+        _finish(callback, CallbackStatus.DONE, "reported")
+        case = db.session.get(RectificationCase, callback.case_id)
+        if case is not None:
+            publish(case, actor)
+
+
+def _on_unreachable(callback: Callback, actor: User | None) -> None:
+    if callback.purpose == Purpose.RECTIFICATION_REPORT and callback.case_id is not None:
+        case = db.session.get(RectificationCase, callback.case_id)
+        if case is not None:
+            publish(case, actor)
+
+
+def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: Answer) -> None:
+    """The caller's answer becomes a rating (channel hotline callback); 回访 is recorded on the
+    ticket, and a dissatisfied answer reopens it (重办) — the bad rating then follows the
+    bad-review path through its own listener."""
+    from hotline import service as hotline_service
+    from ratings import service as ratings_service
+
+    ticket = hotline_service.get_ticket_for_system(callback.subject_id)
+    rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
+    legal = hotline_service.allowed_moves(ticket)
+    if rating.is_bad_review and "reopen" in legal:
+        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意 citizen not satisfied")
+    elif not rating.is_bad_review and "callback" in legal:
+        hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}")
+
+
+# --- rectification cases --------------------------------------------------------------------
+
+
+def _event(case: RectificationCase, action: str, old: str, actor: User | None, note: str = "") -> None:
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            action=action,
+            from_status=old,
+            to_status=case.status.value,
+            note=note,
+            actor_id=actor.id if actor else None,
+        )
+    )
+
+
+def _open_case(rating: Any, status: CaseStatus, actor: User | None, note: str) -> RectificationCase:
+    case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
+    if case is not None:
+        return case
+    case = RectificationCase(
+        rating_id=rating.id,
+        department_id=rating.department_id,
+        region_code=rating.region_code,
+        status=status,
+        problem=scrub_text(note),
+    )
+    db.session.add(case)
+    db.session.flush()
+    if status == CaseStatus.OPEN:
+        _start_clock(case)
+    _event(case, "opened", "", actor, note)
+    db.session.flush()
+    return case
+
+
+def _start_clock(case: RectificationCase) -> None:
+    case.opened_at = utcnow()
+    deadline = deadline_after(case.opened_at, _cfg("RECTIFICATION_WORKING_DAYS"))
+    case.due_at, case.due_estimated = deadline.due_at, deadline.estimated
+
+
+def get_case(case_id: int, user: User | None = None) -> RectificationCase:
+    case = db.session.get(RectificationCase, case_id)
+    if case is None:
+        raise NotFound("Case not found.")
+    if user is not None:
+        ensure_visible(user, case.department_id, "Case")
+    return case
+
+
+def _require(case: RectificationCase, *allowed: CaseStatus) -> str:
+    if case.status not in allowed:
+        raise Conflict(
+            f"Not possible while the case is {case.status.value}.",
+            {"allowed": [s.value for s in allowed], "status": [case.status.value]},
+        )
+    return case.status.value
+
+
+def verify_case(case: RectificationCase, actor: User, confirmed: bool, note: str) -> RectificationCase:
+    """The department verifies an anonymous bad review: a real problem opens the case."""
+    old = _require(case, CaseStatus.TO_VERIFY)
+    if confirmed:
+        case.status = CaseStatus.OPEN
+        case.problem = scrub_text(note) or case.problem
+        _start_clock(case)
+    else:
+        if not note.strip():
+            raise ValidationFailed("Say why it is not a problem.", {"note": ["Required."]})
+        case.status = CaseStatus.DISMISSED
+    _event(case, "verified" if confirmed else "dismissed", old, actor, note)
+    db.session.flush()
+    return case
+
+
+def submit_report(
+    case: RectificationCase, actor: User, action_taken: str, immediate: bool = False
+) -> RectificationCase:
+    """The department reports what it did (立行立改 when fixed at once)."""
+    old = _require(case, CaseStatus.OPEN)
+    if not action_taken.strip():
+        raise ValidationFailed("Describe what was done.", {"action_taken": ["Required."]})
+    case.action_taken = action_taken.strip()
+    case.immediate = immediate
+    case.status = CaseStatus.SUBMITTED
+    case.submitted_at = utcnow()
+    _event(case, "submitted", old, actor, action_taken)
+    db.session.flush()
+    return case
+
+
+def accept_case(case: RectificationCase, actor: User, note: str = "") -> RectificationCase:
+    """A manager accepts the report; the citizen is called back to hear it."""
+    from ratings import service as ratings_service
+
+    old = _require(case, CaseStatus.SUBMITTED)
+    case.status = CaseStatus.ACCEPTED
+    case.accepted_at = utcnow()
+    case.accepted_on_time = case.due_at is None or case.accepted_at <= case.due_at
+    case.manager_note = note
+    _event(case, "accepted", old, actor, note)
+    db.session.flush()
+    case_accepted.send(current_app._get_current_object(), case=case)  # type: ignore[attr-defined]
+    rating = ratings_service.get_rating(case.rating_id)
+    if schedule_report_back(case, rating) is None:
+        publish(case, actor)  # nobody to call: publish straight away
+    db.session.flush()
+    return case
+
+
+def send_back(case: RectificationCase, actor: User, note: str) -> RectificationCase:
+    """A manager sends the report back; the clock keeps running."""
+    old = _require(case, CaseStatus.SUBMITTED)
+    if not note.strip():
+        raise ValidationFailed("Say what is missing.", {"note": ["Required."]})
+    case.status = CaseStatus.OPEN
+    case.manager_note = note
+    _event(case, "sent_back", old, actor, note)
+    db.session.flush()
+    return case
+
+
+def publish(case: RectificationCase, actor: User | None) -> RectificationCase:
+    """Freeze a masked copy for the public board: review, rater, what was done, dates."""
+    from ratings import service as ratings_service
+
+    old = _require(case, CaseStatus.ACCEPTED)
+    rating = ratings_service.get_rating(case.rating_id)
+    case.public_review = scrub_text(rating.comment or "")
+    case.public_rater = mask_name(rating.contact_name or "")
+    case.public_phone = mask_phone(rating.contact_phone or "")
+    case.public_action = scrub_text(case.action_taken)
+    case.status = CaseStatus.PUBLISHED
+    case.published_at = utcnow()
+    _event(case, "published", old, actor)
+    if rating.assess_number == 1:
+        # The citizen's one 追评 becomes possible now; the link is stored with this commit.
+        ratings_service.issue_follow_up_token(rating, actor)
+    db.session.flush()
+    return case
+
+
+def follow_up_url(case: RectificationCase) -> str | None:
+    """The citizen's one 追评 link, once the case is published."""
+    from ratings import service as ratings_service
+
+    if case.status != CaseStatus.PUBLISHED:
+        return None
+    try:
+        return str(ratings_service.follow_up_link(ratings_service.get_rating(case.rating_id)))
+    except Conflict:  # the 追评 was already given
+        return None
+
+
+# --- worklists ----------------------------------------------------------------------------
+
+
+def callbacks_query(user: User, status: str | None = None, purpose: str | None = None) -> Select[Callback]:
+    stmt = select(Callback).order_by(Callback.due_at, Callback.id)
+    now = utcnow()
+    if status == "overdue":
+        stmt = stmt.where(Callback.status == CallbackStatus.PENDING, Callback.due_at < now)
+    elif status == "pending":
+        stmt = stmt.where(Callback.status == CallbackStatus.PENDING)
+    elif status == "done":
+        stmt = stmt.where(Callback.status.in_([CallbackStatus.DONE, CallbackStatus.UNREACHABLE]))
+    if purpose:
+        stmt = stmt.where(Callback.purpose == Purpose(purpose))
+    scope = visible_department_id(user)
+    if scope is not None:
+        stmt = stmt.where(Callback.department_id == scope)
+    return stmt
+
+
+def worklist(user: User) -> dict[str, list[Callback]]:
+    """The agent's callback worklist: overdue, due today, upcoming."""
+    pending = list(db.session.scalars(callbacks_query(user, "pending")))
+    now = utcnow()
+    today = local_date(now)
+    groups: dict[str, list[Callback]] = {"overdue": [], "today": [], "upcoming": []}
+    for callback in pending:
+        if callback.due_at < now:
+            groups["overdue"].append(callback)
+        elif local_date(callback.due_at) == today:
+            groups["today"].append(callback)
+        else:
+            groups["upcoming"].append(callback)
+    return groups
+
+
+def cases_query(user: User, status: str | None = None) -> Select[RectificationCase]:
+    stmt = select(RectificationCase).order_by(RectificationCase.due_at.is_(None), RectificationCase.due_at)
+    if status:
+        stmt = stmt.where(RectificationCase.status == CaseStatus(status))
+    scope = visible_department_id(user)
+    if scope is not None:
+        stmt = stmt.where(RectificationCase.department_id == scope)
+    return stmt
+
+
+def published_cases(region_code: str | None = None, department_id: int | None = None) -> Select[RectificationCase]:
+    stmt = (
+        select(RectificationCase)
+        .where(RectificationCase.status == CaseStatus.PUBLISHED)
+        .order_by(RectificationCase.published_at.desc(), RectificationCase.id.desc())
+    )
+    if region_code:
+        stmt = stmt.where(RectificationCase.region_code == region_code)
+    if department_id:
+        stmt = stmt.where(RectificationCase.department_id == department_id)
+    return stmt
+
+
+# --- sweeps (called by jobs) ------------------------------------------------------------------
+
+
+def due_soon_unreminded(limit: int = 500) -> list[Callback]:
+    horizon = utcnow() + timedelta(hours=_cfg("CALLBACK_REMIND_HOURS_BEFORE"))
+    stmt = (
+        select(Callback)
+        .where(Callback.status == CallbackStatus.PENDING, Callback.reminded_at.is_(None), Callback.due_at <= horizon)
+        .order_by(Callback.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Callback)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def overdue_unescalated_callbacks(limit: int = 500) -> list[Callback]:
+    stmt = (
+        select(Callback)
+        .where(Callback.status == CallbackStatus.PENDING, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
+        .order_by(Callback.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Callback)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def overdue_unescalated_cases(limit: int = 500) -> list[RectificationCase]:
+    stmt = (
+        select(RectificationCase)
+        .where(
+            RectificationCase.status.in_([CaseStatus.OPEN, CaseStatus.SUBMITTED]),
+            RectificationCase.escalated_at.is_(None),
+            RectificationCase.due_at < utcnow(),
+        )
+        .order_by(RectificationCase.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=RectificationCase)
+    )
+    return list(db.session.scalars(stmt))

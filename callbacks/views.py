@@ -1,0 +1,201 @@
+"""API: callbacks and their attempts, rectification cases, and the public feedback board."""
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from callbacks import service
+from callbacks.models import AttemptResult
+from callbacks.schemas import (
+    AssignIn,
+    AttemptIn,
+    CallbackDetailOut,
+    CallbackPage,
+    CallbackQuery,
+    CaseDetailOut,
+    CaseOut,
+    CasePage,
+    CaseQuery,
+    DecisionIn,
+    PublicPage,
+    PublicQuery,
+    ReportIn,
+    VerifyIn,
+)
+from core import refdata
+from core.api import api_blueprint, guard, public
+from core.auth import require_staff
+from core.db import db
+from core.errors import Conflict, ValidationFailed
+from core.models import Role, User
+from core.pagination import paginate
+
+blp = api_blueprint("callbacks", __name__, "", "回访 callbacks and 整改 rectification cases")
+public_blp = api_blueprint("public_board", __name__, "/public", "The public feedback board (no sign-in)")
+
+CALLERS = (Role.AGENT, Role.MANAGER)
+CASE_READERS = (Role.MANAGER, Role.HANDLER, Role.AGENT, Role.ADMIN)
+
+
+def _check_version(obj: Any, version: int | None) -> None:
+    if version is not None and version != obj.version:
+        raise Conflict("Changed by someone else; reload and try again.", {"version": [str(obj.version)]})
+
+
+@blp.route("/callbacks")
+class Callbacks(MethodView):
+    @guard(blp, *CALLERS)
+    @blp.arguments(CallbackQuery, location="query")
+    @blp.response(200, CallbackPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Callbacks, soonest due first (`status=overdue`: pending and past due)."""
+        stmt = service.callbacks_query(require_staff(), args.get("status"), args.get("purpose"))
+        return paginate(stmt, args["page"], args["per_page"])
+
+
+@blp.route("/callbacks/<int:callback_id>")
+class CallbackDetail(MethodView):
+    @guard(blp, *CALLERS)
+    @blp.response(200, CallbackDetailOut)
+    def get(self, callback_id: int) -> Any:
+        """One callback with the number to dial and its attempts."""
+        return service.get_callback(callback_id, require_staff())
+
+
+@blp.route("/callbacks/<int:callback_id>/attempts")
+class Attempts(MethodView):
+    @guard(blp, *CALLERS)
+    @blp.arguments(AttemptIn)
+    @blp.response(201, CallbackDetailOut)
+    def post(self, data: dict[str, Any], callback_id: int) -> Any:
+        """Record a call attempt; when reached, the citizen's answer."""
+        user = require_staff()
+        callback = service.get_callback(callback_id, user)
+        answer = service.Answer(
+            verified=data["verified"],
+            problem=data["problem"],
+            department_id=refdata.get_department(data["department"]).id if data["department"] else None,
+            level=data["level"],
+            comment=data["comment"],
+        )
+        service.record_attempt(callback, user, AttemptResult(data["result"]), data["note"], answer, data["version"])
+        db.session.commit()
+        return callback
+
+
+@blp.route("/callbacks/<int:callback_id>/assign")
+class Assign(MethodView):
+    @guard(blp, *CALLERS)
+    @blp.arguments(AssignIn)
+    @blp.response(200, CallbackDetailOut)
+    def post(self, data: dict[str, Any], callback_id: int) -> Any:
+        """Take a callback (agents take it themselves; managers assign anyone, or release it)."""
+        user = require_staff()
+        callback = service.get_callback(callback_id, user)
+        name = data["assignee"]
+        if name is None:
+            callback.assignee_id = None
+        else:
+            assignee = db.session.scalar(select(User).where(User.username == name, User.active.is_(True)))
+            if assignee is None or assignee.role not in CALLERS:
+                raise ValidationFailed("No such agent.", {"assignee": ["Unknown or not an agent/manager."]})
+            if user.role == Role.AGENT and assignee.id != user.id:
+                raise ValidationFailed("Agents take callbacks for themselves.", {"assignee": ["Use your own name."]})
+            callback.assignee_id = assignee.id
+        db.session.commit()
+        return callback
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @guard(blp, *CASE_READERS)
+    @blp.arguments(CaseQuery, location="query")
+    @blp.response(200, CasePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Rectification cases, soonest due first; handlers see their department's only."""
+        stmt = service.cases_query(require_staff(), args.get("status"))
+        return paginate(stmt, args["page"], args["per_page"])
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseDetail(MethodView):
+    @guard(blp, *CASE_READERS)
+    @blp.response(200, CaseDetailOut)
+    def get(self, case_id: int) -> Any:
+        """One case with its audit trail."""
+        return service.get_case(case_id, require_staff())
+
+
+@blp.route("/cases/<int:case_id>/verify")
+class VerifyCase(MethodView):
+    @guard(blp, Role.HANDLER)
+    @blp.arguments(VerifyIn)
+    @blp.response(200, CaseOut)
+    def post(self, data: dict[str, Any], case_id: int) -> Any:
+        """The department verifies an anonymous bad review (confirmed opens the case)."""
+        user = require_staff()
+        case = service.get_case(case_id, user)
+        _check_version(case, data["version"])
+        service.verify_case(case, user, data["confirmed"], data["note"])
+        db.session.commit()
+        return case
+
+
+@blp.route("/cases/<int:case_id>/report")
+class ReportCase(MethodView):
+    @guard(blp, Role.HANDLER)
+    @blp.arguments(ReportIn)
+    @blp.response(200, CaseOut)
+    def post(self, data: dict[str, Any], case_id: int) -> Any:
+        """The department reports what it did."""
+        user = require_staff()
+        case = service.get_case(case_id, user)
+        _check_version(case, data["version"])
+        service.submit_report(case, user, data["action_taken"], data["immediate"])
+        db.session.commit()
+        return case
+
+
+@blp.route("/cases/<int:case_id>/accept")
+class AcceptCase(MethodView):
+    @guard(blp, Role.MANAGER)
+    @blp.arguments(DecisionIn)
+    @blp.response(200, CaseOut)
+    def post(self, data: dict[str, Any], case_id: int) -> Any:
+        """A manager accepts the report; the report-back callback is scheduled."""
+        user = require_staff()
+        case = service.get_case(case_id, user)
+        _check_version(case, data["version"])
+        service.accept_case(case, user, data["note"])
+        db.session.commit()
+        return case
+
+
+@blp.route("/cases/<int:case_id>/send-back")
+class SendBackCase(MethodView):
+    @guard(blp, Role.MANAGER)
+    @blp.arguments(DecisionIn)
+    @blp.response(200, CaseOut)
+    def post(self, data: dict[str, Any], case_id: int) -> Any:
+        """A manager sends the report back to the department."""
+        user = require_staff()
+        case = service.get_case(case_id, user)
+        _check_version(case, data["version"])
+        service.send_back(case, user, data["note"])
+        db.session.commit()
+        return case
+
+
+@public_blp.route("/rectifications")
+class PublicRectifications(MethodView):
+    @public(public_blp)
+    @public_blp.arguments(PublicQuery, location="query")
+    @public_blp.response(200, PublicPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Published rectifications: masked review, department, what was done, dates."""
+        department_id = None
+        if args.get("department"):
+            department_id = refdata.get_department(args["department"]).id
+        stmt = service.published_cases(args.get("region"), department_id)
+        return paginate(stmt, args["page"], args["per_page"])

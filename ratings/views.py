@@ -1,0 +1,269 @@
+"""好差评 API: service events (办件) and their rating tokens, the public rating endpoint, staff
+lists of ratings, appeals (申诉), standing QR codes, and the satisfaction figures."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask.views import MethodView
+
+from core.api import api_blueprint, guard, public
+from core.auth import current_staff, require_staff
+from core.calendar import local_date
+from core.db import db, utcnow
+from core.errors import Conflict, Forbidden
+from core.models import Role
+from core.pagination import paginate
+from ratings import idempotency, links, service
+from ratings.limits import submission_limits
+from ratings.models import StandingCode
+from ratings.schemas import (
+    AppealDecisionIn,
+    AppealIn,
+    AppealOut,
+    AppealQuery,
+    IssuedTokenOut,
+    RatingIn,
+    RatingOut,
+    RatingPage,
+    RatingQuery,
+    RatingStaffOut,
+    SatisfactionOut,
+    SatisfactionQuery,
+    ServiceEventIn,
+    ServiceEventOut,
+    StandingCodeCreated,
+    StandingCodeIn,
+    StandingCodeOut,
+)
+
+ISSUERS = (Role.AGENT, Role.HANDLER, Role.MANAGER)
+READERS = (Role.AGENT, Role.HANDLER, Role.MANAGER, Role.ADMIN)
+
+events_blp = api_blueprint("service_events", __name__, "/service-events", "Service events (办件) and rating tokens")
+ratings_blp = api_blueprint("ratings", __name__, "/ratings", "Ratings (好差评)")
+appeals_blp = api_blueprint("rating_appeals", __name__, "/rating-appeals", "Appeals of bad reviews (申诉复核)")
+standing_blp = api_blueprint("standing_codes", __name__, "/standing-codes", "Standing QR codes on counters")
+stats_blp = api_blueprint("rating_stats", __name__, "/stats", "Satisfaction statistics")
+
+IDEMPOTENCY_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 128},
+            "description": "Retry safely: the same key and body replay the first 201; another body is 422.",
+        }
+    ]
+}
+
+
+@events_blp.route("")
+class ServiceEvents(MethodView):
+    @guard(events_blp, *ISSUERS)
+    @events_blp.arguments(ServiceEventIn)
+    @events_blp.response(201, IssuedTokenOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a rateable service event with a single-use rating token, its link and QR code.
+
+        The token is returned once and stored only as a hash. `qr_url` is an SVG; the same
+        path ending in `.png` gives a PNG.
+        """
+        issued = service.create_service_event(data, require_staff())
+        db.session.commit()
+        return issued
+
+
+@events_blp.route("/<int:event_id>")
+class ServiceEventDetail(MethodView):
+    @guard(events_blp, *READERS)
+    @events_blp.response(200, ServiceEventOut)
+    def get(self, event_id: int) -> Any:
+        """A service event and whether it has been rated (a handler sees their department's only)."""
+        return service.describe_event(service.get_event(event_id, require_staff()))
+
+
+def _refuse_staff() -> None:
+    """No staff role may rate in a citizen's place (DOMAIN.md: staff must not interfere)."""
+    if current_staff() is not None:
+        raise Forbidden("Staff may not submit a citizen's rating.")
+
+
+def _created(rating: Any) -> Response:
+    response = jsonify(RatingOut().dump(rating))
+    response.status_code = 201
+    return response
+
+
+def _rate(data: dict[str, Any]) -> Any:
+    fields = {k: v for k, v in data.items() if k not in ("token", "level", "channel")}
+    return service.rate_with_token(data["token"], data["level"], data.get("channel"), **fields)
+
+
+@ratings_blp.route("")
+class Ratings(MethodView):
+    @public(ratings_blp)
+    @submission_limits
+    @ratings_blp.doc(**IDEMPOTENCY_DOC)
+    @ratings_blp.arguments(RatingIn)
+    @ratings_blp.response(201, RatingOut)
+    @ratings_blp.alt_response(404, description="Unknown token")
+    @ratings_blp.alt_response(409, description="Already rated with this token")
+    @ratings_blp.alt_response(410, description="Expired token")
+    @ratings_blp.alt_response(429, description="Too many ratings from this address")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Rate a service with its token (public, no sign-in).
+
+        `is_bad_review` is level 1-2; `hidden_bad` a satisfied level whose comment reads clearly
+        negative. The contact comes back masked.
+        """
+        _refuse_staff()
+        key = idempotency.key_from(request.headers.get(idempotency.HEADER))
+        if key is None:
+            rating = _rate(data)
+            db.session.commit()
+            return _created(rating)
+        fingerprint = idempotency.fingerprint(data)
+        replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
+        if replay is not None:
+            return replay
+        try:
+            rating = _rate(data)
+        except Conflict:
+            db.session.rollback()  # a concurrent request with the same key may have won
+            replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
+            if replay is not None:
+                return replay
+            raise
+        response = _created(rating)
+        idempotency.remember(idempotency.RATINGS, key, fingerprint, response)
+        db.session.commit()
+        return response
+
+    @guard(ratings_blp, *READERS)
+    @ratings_blp.arguments(RatingQuery, location="query")
+    @ratings_blp.response(200, RatingPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Ratings, newest first; contacts masked, comments scrubbed; a handler sees their department's."""
+        filters = {**args, "from": args.get("from_")}
+        stmt = service.ratings_query(require_staff(), filters)
+        return paginate(stmt, args["page"], args["per_page"])
+
+
+@ratings_blp.route("/<int:rating_id>")
+class RatingDetail(MethodView):
+    @guard(ratings_blp, *READERS)
+    @ratings_blp.response(200, RatingStaffOut)
+    def get(self, rating_id: int) -> Any:
+        """One rating, with its appeal if any."""
+        return service.get_rating(rating_id, require_staff())
+
+
+@ratings_blp.route("/<int:rating_id>/appeal")
+class RatingAppealCreate(MethodView):
+    @guard(ratings_blp, Role.HANDLER)
+    @ratings_blp.arguments(AppealIn)
+    @ratings_blp.response(201, AppealOut)
+    def post(self, data: dict[str, Any], rating_id: int) -> Any:
+        """Appeal a bad review of your department (malicious or misdirected), with a reason."""
+        user = require_staff()
+        appeal = service.file_appeal(service.get_rating(rating_id, user), user, data["kind"], data["reason"])
+        db.session.commit()
+        return appeal
+
+
+@appeals_blp.route("")
+class Appeals(MethodView):
+    @guard(appeals_blp, Role.MANAGER, Role.HANDLER)
+    @appeals_blp.arguments(AppealQuery, location="query")
+    @appeals_blp.response(200, AppealOut(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Appeals, oldest first (a handler sees their department's)."""
+        return list(db.session.scalars(service.appeals_query(require_staff(), args.get("status"))))
+
+
+@appeals_blp.route("/<int:appeal_id>/decision")
+class AppealDecision(MethodView):
+    @guard(appeals_blp, Role.MANAGER)
+    @appeals_blp.arguments(AppealDecisionIn)
+    @appeals_blp.response(200, AppealOut)
+    def post(self, data: dict[str, Any], appeal_id: int) -> Any:
+        """Uphold (the rating is voided for statistics, never deleted) or reject an appeal."""
+        manager = require_staff()
+        appeal = service.decide_appeal(
+            service.get_appeal(appeal_id), manager, data["decision"] == "uphold", data["note"]
+        )
+        db.session.commit()
+        return appeal
+
+
+@dataclass(frozen=True)
+class StandingIssued:
+    code: StandingCode
+    token: str
+
+    @property
+    def rate_url(self) -> str:
+        return links.rate_url(self.token)
+
+    @property
+    def qr_url(self) -> str:
+        return links.qr_url(self.token)
+
+
+@standing_blp.route("")
+class StandingCodes(MethodView):
+    @guard(standing_blp, Role.MANAGER, Role.HANDLER)
+    @standing_blp.arguments(StandingCodeIn)
+    @standing_blp.response(201, StandingCodeCreated)
+    def post(self, data: dict[str, Any]) -> Any:
+        """A reusable QR code for a counter; its ratings are low-trust and limited harder."""
+        code, token = service.create_standing_code(data, require_staff())
+        db.session.commit()
+        return StandingIssued(code, token)
+
+    @guard(standing_blp, Role.MANAGER, Role.HANDLER)
+    @standing_blp.response(200, StandingCodeOut(many=True))
+    def get(self) -> Any:
+        """Standing QR codes (a handler sees their department's)."""
+        return list(db.session.scalars(service.standing_codes_query(require_staff())))
+
+
+@standing_blp.route("/<int:code_id>/revoke")
+class StandingCodeRevoke(MethodView):
+    @guard(standing_blp, Role.MANAGER, Role.HANDLER)
+    @standing_blp.response(200, StandingCodeOut)
+    def post(self, code_id: int) -> Any:
+        """Withdraw a standing QR code: its link then answers 410."""
+        user = require_staff()
+        code = service.revoke_standing_code(service.get_standing_code(code_id, user), user)
+        db.session.commit()
+        return code
+
+
+def _period(args: dict[str, Any]) -> tuple[date, date]:
+    end = args.get("to") or local_date(utcnow())
+    start = args.get("from_") or end - timedelta(days=29)
+    return start, end
+
+
+@stats_blp.route("/satisfaction")
+class Satisfaction(MethodView):
+    @guard(stats_blp, Role.MANAGER)
+    @stats_blp.arguments(SatisfactionQuery, location="query")
+    @stats_blp.response(200, SatisfactionOut)
+    def get(self, args: dict[str, Any]) -> Any:
+        """满意率, 好评率, 差评率 of first ratings over Asia/Shanghai days (default: the last 30).
+
+        Voided ratings count in `total` only; system-default ratings are left out.
+        """
+        start, end = _period(args)
+        dept = service.department_by_code(args.get("department"))
+        department_id = dept.id if dept else None
+        figures = service.satisfaction_summary(start, end, department_id=department_id)
+        group_by = args.get("group_by")
+        groups = service.satisfaction_groups(start, end, group_by, department_id=department_id) if group_by else []
+        target = current_app.config["SATISFACTION_TARGET"]
+        return {"from": start, "to": end, "target": target, **figures, "groups": groups}

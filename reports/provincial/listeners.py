@@ -1,0 +1,31 @@
+"""Signal receivers: every rating, callback outcome, accepted rectification and appeal decision
+writes its outbox row in the sender's transaction (the sender has flushed; nobody commits here)."""
+
+from typing import Any
+
+from core.signals import appeal_decided, callback_completed, case_accepted, rating_recorded
+from reports.provincial import service
+
+
+def on_rating_recorded(_sender: Any, rating: Any, **_kw: Any) -> None:
+    service.enqueue_rating(rating)
+
+
+def on_callback_completed(_sender: Any, callback: Any, **_kw: Any) -> None:
+    service.enqueue_callback(callback)
+
+
+def on_case_accepted(_sender: Any, case: Any, **_kw: Any) -> None:
+    service.enqueue_rectification(case)
+
+
+def on_appeal_decided(_sender: Any, appeal: Any, rating: Any = None, **_kw: Any) -> None:
+    service.enqueue_appeal(appeal, rating)
+
+
+def connect() -> None:
+    """Idempotent: blinker keeps one connection per receiver however often an app is created."""
+    rating_recorded.connect(on_rating_recorded)
+    callback_completed.connect(on_callback_completed)
+    case_accepted.connect(on_case_accepted)
+    appeal_decided.connect(on_appeal_decided)

@@ -1,0 +1,348 @@
+"""实时上报 rules: what goes into the outbox (in the caller's transaction), which rows are due,
+what a try's outcome does to a row, and the operator's view (status, retry).
+
+Functions flush, never commit: the signal's sender, the delivery job or the CLI/page commits.
+A report's subject is its service event (办件) whenever one can be found, so a rating, its
+callback, its rectification, its appeal and its 追评 reach the province in the order they happened.
+"""
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import aliased
+
+from core.db import db, is_postgresql, utcnow
+from core.models import Department, ServiceItem
+from core.privacy import scrub_text
+from reports.provincial import mapping
+from reports.provincial.models import OutboxRow, OutboxStatus, ReportKind
+
+ERROR_MAX_LENGTH = 500
+MAX_BACKOFF_EXPONENT = 60  # 2**60 seconds is far past any cap; keeps the float finite
+
+
+# --- writing the outbox (inside the sender's transaction) ---------------------------------------
+
+
+def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
+    """Add one report to the outbox; it commits (or rolls back) with the change it reports."""
+    row = OutboxRow(
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=int(subject_id),
+        payload=payload,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
+        created_at=utcnow(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _related(obj: Any, relation: str, model: Any, key: str) -> Any:
+    """obj.relation if the object carries it, else the row obj.key points to, else None."""
+    found = getattr(obj, relation, None)
+    if found is not None:
+        return found
+    ident = getattr(obj, key, None)
+    return db.session.get(model, ident) if ident is not None else None
+
+
+def _rating_of(obj: Any) -> Any:
+    from ratings.models import Rating
+
+    return _related(obj, "rating", Rating, "rating_id")
+
+
+def _event_of(rating: Any) -> Any:
+    from ratings.models import ServiceEvent
+
+    return _related(rating, "event", ServiceEvent, "event_id")
+
+
+def _ticket_event(ticket_id: int) -> Any:
+    """The latest service event of a 12345 ticket (a ticket reopened and closed again gets a new one)."""
+    from ratings.models import ServiceEvent
+
+    stmt = select(ServiceEvent).where(ServiceEvent.ticket_id == ticket_id).order_by(ServiceEvent.id.desc()).limit(1)
+    return db.session.scalar(stmt)
+
+
+def _department(obj: Any) -> Any:
+    return _related(obj, "department", Department, "department_id")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a report is about, for ordering, and the projectNo and assessNumber it refers to."""
+
+    type: str
+    id: int
+    project: str
+    assess_number: int
+
+
+def _subject_of_rating(rating: Any) -> Subject:
+    event = _event_of(rating)
+    event_id = int(getattr(event, "id", None) or rating.event_id)
+    return Subject("event", event_id, mapping.project_no(event, event_id), int(rating.assess_number or 1))
+
+
+def enqueue_rating(rating: Any) -> OutboxRow:
+    """评价 or 追评 (assess_number 2): report the rating as the citizen gave it."""
+    event = _event_of(rating)
+    subject = _subject_of_rating(rating)
+    payload = mapping.rating_record(
+        rating, event, _department(rating), _related(rating, "service_item", ServiceItem, "service_item_id")
+    )
+    kind = ReportKind.FOLLOW_UP if subject.assess_number == 2 else ReportKind.RATING
+    return enqueue(kind.value, subject.type, subject.id, payload)
+
+
+def _subject_of_callback(callback: Any) -> Subject:
+    rating = _rating_of(callback)
+    if rating is None and getattr(callback, "case_id", None) is not None:
+        from callbacks.models import RectificationCase
+
+        rating = _rating_of(db.session.get(RectificationCase, callback.case_id))
+    if rating is not None:
+        return _subject_of_rating(rating)
+    subject_type = str(getattr(callback, "subject_type", "") or "callback")
+    subject_id = int(getattr(callback, "subject_id", None) or callback.id)
+    if subject_type == "ticket":
+        event = _ticket_event(subject_id)
+        if event is not None:
+            return Subject("event", event.id, mapping.project_no(event), 1)
+    return Subject(subject_type[:16], subject_id, "", 1)
+
+
+def enqueue_callback(callback: Any) -> OutboxRow:
+    """回访: report how a callback ended (done or unreachable, and what was learnt)."""
+    subject = _subject_of_callback(callback)
+    payload = mapping.callback_record(callback, subject.project, subject.assess_number, _department(callback))
+    return enqueue(ReportKind.CALLBACK.value, subject.type, subject.id, payload)
+
+
+def enqueue_rectification(case: Any) -> OutboxRow:
+    """整改: report a rectification the manager accepted."""
+    rating = _rating_of(case)
+    if rating is not None:
+        subject = _subject_of_rating(rating)
+    else:
+        subject = Subject("case", int(case.id), "", 1)
+    payload = mapping.rectification_record(case, subject.project, _department(case))
+    return enqueue(ReportKind.RECTIFICATION.value, subject.type, subject.id, payload)
+
+
+def enqueue_appeal(appeal: Any, rating: Any = None) -> OutboxRow | None:
+    """申诉复核: report a decided appeal (an upheld one voids the rating in the province's count too)."""
+    if str(mapping.enum_value(getattr(appeal, "status", ""))) not in mapping.APPEAL_RESULTS:
+        return None  # not decided: nothing to report
+    rating = rating if rating is not None else _rating_of(appeal)
+    if rating is not None:
+        subject = _subject_of_rating(rating)
+    else:
+        subject = Subject("appeal", int(appeal.id), "", 1)
+    payload = mapping.appeal_record(appeal, subject.project, subject.assess_number, _department(appeal))
+    return enqueue(ReportKind.APPEAL.value, subject.type, subject.id, payload)
+
+
+# --- delivery bookkeeping -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row taken for one try, detached from the session (the sender commits per row)."""
+
+    id: int
+    kind: str
+    subject_type: str
+    subject_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def backoff_seconds(attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Full jitter: the wait after the `attempts`-th failed try is random in [0, min(cap, base·2^(n-1))]."""
+    exponent = min(max(attempts - 1, 0), MAX_BACKOFF_EXPONENT)
+    return rand() * min(cap, base * 2.0**exponent)
+
+
+def _earlier_unsent() -> Any:
+    """An earlier row of the same subject that is not yet acknowledged: it blocks this one."""
+    earlier = aliased(OutboxRow)
+    return exists().where(
+        earlier.subject_type == OutboxRow.subject_type,
+        earlier.subject_id == OutboxRow.subject_id,
+        earlier.id < OutboxRow.id,
+        earlier.status != OutboxStatus.SENT,
+    )
+
+
+def claim_due(limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
+    """Take up to `limit` due rows, each the oldest unsent row of its subject, for one try.
+
+    The claim is a lease: next_attempt_at moves `lease_seconds` ahead, so no other sender takes
+    the row meanwhile; if this process dies, the row falls due again when the lease ends and is
+    resent (the receiver dedupes by id). On PostgreSQL rows are locked with SKIP LOCKED so two
+    senders claiming at once take different rows. The caller commits.
+    """
+    now = now or utcnow()
+    stmt = (
+        select(OutboxRow)
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, ~_earlier_unsent())
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    if is_postgresql():
+        stmt = stmt.with_for_update(skip_locked=True, of=OutboxRow)
+    rows = list(db.session.scalars(stmt))
+    lease_end = now + timedelta(seconds=lease_seconds)
+    claimed = []
+    for row in rows:
+        row.next_attempt_at = lease_end
+        claimed.append(Claimed(row.id, row.kind, row.subject_type, row.subject_id, dict(row.payload), row.attempts))
+    db.session.flush()
+    return claimed
+
+
+def mark_sent(row_id: int, now: datetime | None = None) -> None:
+    """The receiver acknowledged (2xx): the row is done and never sent again."""
+    db.session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row_id, OutboxRow.status != OutboxStatus.SENT)
+        .values(status=OutboxStatus.SENT, sent_at=now or utcnow(), last_error="")
+    )
+
+
+def mark_failed(
+    row: Claimed, error: str, max_attempts: int, base: float, cap: float, now: datetime | None = None
+) -> OutboxStatus:
+    """A failed try: wait (exponential backoff, full jitter) or, after `max_attempts`, go dead."""
+    now = now or utcnow()
+    attempts = row.attempts + 1
+    status = OutboxStatus.DEAD if attempts >= max_attempts else OutboxStatus.PENDING
+    wait = backoff_seconds(attempts, base, cap)
+    db.session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row.id, OutboxRow.status == OutboxStatus.PENDING)
+        .values(
+            status=status,
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=wait),
+            last_error=scrub_text(error)[:ERROR_MAX_LENGTH],
+        )
+    )
+    return status
+
+
+def release(row_ids: Sequence[int], now: datetime | None = None) -> None:
+    """Give back claimed rows that were not tried (no attempt counted): due again at once."""
+    if row_ids:
+        db.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.status == OutboxStatus.PENDING)
+            .values(next_attempt_at=now or utcnow())
+        )
+
+
+# --- the operator's view ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportingStatus:
+    """The outbox at a glance: what is owed, since when, and what needs a human."""
+
+    backlog: int  # pending rows: owed to the province
+    oldest_pending_at: datetime | None
+    dead: int  # dead letters
+    blocked: int  # pending rows held back by an earlier dead letter of the same subject
+    sent: int
+    last_sent_at: datetime | None
+
+    def oldest_pending_age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.oldest_pending_at is None:
+            return None
+        return max(((now or utcnow()) - self.oldest_pending_at).total_seconds(), 0.0)
+
+
+def backlog() -> int:
+    """Rows owed to the province (pending); a health figure and the `outbox_backlog` gauge."""
+    return int(db.session.scalar(select(func.count()).where(OutboxRow.status == OutboxStatus.PENDING)) or 0)
+
+
+def dead_count() -> int:
+    return int(db.session.scalar(select(func.count()).where(OutboxRow.status == OutboxStatus.DEAD)) or 0)
+
+
+def status() -> ReportingStatus:
+    rows = db.session.execute(
+        select(OutboxRow.status, func.count(), func.min(OutboxRow.created_at), func.max(OutboxRow.sent_at)).group_by(
+            OutboxRow.status
+        )
+    ).all()
+    by_status = {OutboxStatus(s): (int(n), oldest, last) for s, n, oldest, last in rows}
+    earlier = aliased(OutboxRow)
+    blocked = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxRow)
+        .where(
+            OutboxRow.status == OutboxStatus.PENDING,
+            exists().where(
+                earlier.subject_type == OutboxRow.subject_type,
+                earlier.subject_id == OutboxRow.subject_id,
+                earlier.id < OutboxRow.id,
+                earlier.status == OutboxStatus.DEAD,
+            ),
+        )
+    )
+    pending = by_status.get(OutboxStatus.PENDING, (0, None, None))
+    sent = by_status.get(OutboxStatus.SENT, (0, None, None))
+    return ReportingStatus(
+        backlog=pending[0],
+        oldest_pending_at=pending[1],
+        dead=by_status.get(OutboxStatus.DEAD, (0, None, None))[0],
+        blocked=int(blocked or 0),
+        sent=sent[0],
+        last_sent_at=sent[2],
+    )
+
+
+def dead_letters(limit: int = 50) -> list[OutboxRow]:
+    """The most recent dead letters, newest first."""
+    stmt = select(OutboxRow).where(OutboxRow.status == OutboxStatus.DEAD).order_by(OutboxRow.id.desc()).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def oldest_pending(limit: int = 20) -> list[OutboxRow]:
+    stmt = select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING).order_by(OutboxRow.id).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def retry(ids: Sequence[int] | None = None, waiting: bool = False, now: datetime | None = None) -> int:
+    """Send dead letters again (all, or those in `ids`) with a fresh count of tries; with `waiting`,
+    also make pending rows that are backing off due at once. Returns how many rows changed."""
+    now = now or utcnow()
+    dead = update(OutboxRow).where(OutboxRow.status == OutboxStatus.DEAD)
+    if ids:
+        dead = dead.where(OutboxRow.id.in_(list(ids)))
+    changed = _rowcount(dead.values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now))
+    if waiting:
+        backing_off = update(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at > now)
+        if ids:
+            backing_off = backing_off.where(OutboxRow.id.in_(list(ids)))
+        changed += _rowcount(backing_off.values(next_attempt_at=now))
+    db.session.flush()
+    return changed
+
+
+def _rowcount(statement: Any) -> int:
+    result = cast(CursorResult[Any], db.session.execute(statement))
+    return int(result.rowcount or 0)

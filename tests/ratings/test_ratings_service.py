@@ -1,0 +1,302 @@
+"""The 好差评 rules, without HTTP: tokens, recording ratings, hidden bad reviews, follow-ups,
+standing QR codes, closed tickets, immutability and the rating_recorded signal."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import factories as f
+import pytest
+import ratings_factories as rf
+from sqlalchemy import func, select
+
+from core.auth import token_digest
+from core.calendar import local_date
+from core.db import db
+from core.errors import Conflict, Gone, NotFound, ValidationFailed
+from core.models import Role
+from core.signals import rating_recorded, ticket_closed
+from ratings import delivery, service
+from ratings.models import (
+    Channel,
+    EventKind,
+    ImmutableRecord,
+    Rating,
+    RatingAuditEvent,
+    RatingToken,
+    ServiceEvent,
+    TokenStatus,
+)
+
+
+def test_a_service_event_gets_a_long_random_token_stored_only_as_a_hash(ctx):
+    dept = f.department()
+    issued = rf.event(dept, service_item=None, external_ref="BJ-001", staff="A07")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", issued.token)  # 24 random bytes, >= 128 bits
+    row = db.session.scalar(select(RatingToken).where(RatingToken.event_id == issued.event.id))
+    assert row.token_hash == token_digest(issued.token) and issued.token not in row.token_hash
+    stored = db.session.execute(select(RatingToken.token_hash, ServiceEvent.external_ref).join(RatingToken.event)).all()
+    assert all(issued.token not in str(value) for pair in stored for value in pair)
+    assert issued.expires_at - datetime.now(UTC) == pytest.approx(timedelta(days=7), abs=timedelta(minutes=1))
+    assert issued.event.department_id == dept.id and issued.event.region_code == dept.region_code
+    assert issued.rate_url.endswith(f"/rate/{issued.token}")
+    assert issued.qr_url.endswith(f"/rate/{issued.token}/qr.svg")
+
+
+def test_tokens_are_never_reused(database):
+    tokens = {rf.event().token for _ in range(20)}
+    assert len(tokens) == 20
+
+
+def test_an_empty_event_is_valid_and_unknown_codes_are_refused(database):
+    assert rf.event().event.department_id is None
+    with pytest.raises(ValidationFailed) as failed:
+        service.create_service_event({"department": "NOPE"})
+    assert "department" in failed.value.errors
+
+
+def test_the_service_item_supplies_department_and_region(database):
+    dept = f.department(region="460200")
+    item = f.service_item(dept)
+    event = rf.event(service_item=item.code).event
+    assert (event.department_id, event.service_item_id, event.region_code) == (dept.id, item.id, "460200")
+
+
+def test_a_handler_issues_for_their_own_department_only(database):
+    from core.errors import Forbidden
+
+    handler = f.user(Role.HANDLER)
+    assert service.create_service_event({}, handler).event.department_id == handler.department_id
+    other = f.department()
+    with pytest.raises(Forbidden):
+        service.create_service_event({"department": other.code}, handler)
+
+
+def test_resolving_tokens_unknown_used_expired(database):
+    with pytest.raises(NotFound):
+        service.resolve_token("no-such-token-anywhere-at-all-000")
+    issued = rf.event()
+    assert service.resolve_token(issued.token).event.id == issued.event.id
+    rf.rate(issued, 5)
+    with pytest.raises(Conflict):
+        service.resolve_token(issued.token)
+    stale = rf.event()
+    rf.expire(stale.token)
+    with pytest.raises(Gone):
+        service.resolve_token(stale.token)
+
+
+@pytest.mark.parametrize(
+    ("level", "comment", "bad", "hidden"),
+    [
+        (4, rf.BAD_COMMENT, False, True),
+        (5, rf.GOOD_COMMENT, False, False),
+        (3, "不满意", False, True),
+        (2, rf.BAD_COMMENT, True, False),
+        (1, "", True, False),
+        (5, "", False, False),
+    ],
+)
+def test_bad_and_hidden_bad_reviews(database, level, comment, bad, hidden):
+    rating = rf.rate(rf.event(), level, comment=comment)
+    assert (rating.level, rating.is_bad_review, rating.hidden_bad) == (level, bad, hidden)
+    assert (rating.sentiment is None) == (not comment)
+
+
+def test_the_level_the_citizen_chose_is_never_changed(database):
+    rating = rf.rate(rf.event(), 4, comment=rf.BAD_COMMENT)
+    assert rating.level == 4 and rating.hidden_bad
+    rating.level = 2
+    with pytest.raises(ImmutableRecord):
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(Rating, rating.id).level == 4
+
+
+def test_ratings_are_never_deleted(database):
+    rating = rf.rate(rf.event(), 5)
+    db.session.delete(rating)
+    with pytest.raises(ImmutableRecord):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_the_denormalised_columns_follow_the_event(database):
+    dept = f.department(region="460300")
+    item = f.service_item(dept)
+    rating = rf.rate(rf.event(dept, service_item=item.code), 3, channel=Channel.COUNTER_PAD)
+    assert (rating.department_id, rating.region_code, rating.service_item_id) == (dept.id, "460300", item.id)
+    assert rating.channel == 4 and rating.rater_type == 1 and rating.assess_number == 1
+    assert rating.status.value == "valid" and not rating.is_default and not rating.low_trust
+    assert rating.local_day == local_date(rating.created_at)
+
+
+def test_exactly_one_first_rating_per_event(database):
+    issued = rf.event()
+    rf.rate(issued, 5)
+    with pytest.raises(Conflict):
+        service.record_rating(issued.event, 1, Channel.MOBILE)
+    assert db.session.scalar(select(func.count()).where(Rating.event_id == issued.event.id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"reasons": ["slow"]}, "reasons"),  # reason tags on a satisfied level
+        ({"contact": {"phone": "12345"}}, "contact"),
+        ({"dimensions": {"overall": 9}}, "dimensions"),
+        ({"dimensions": {"taste": 3}}, "dimensions"),
+        ({"comment": "长" * 201}, "comment"),
+        ({"anonymous": True, "contact": {"name": "张三"}}, "contact"),
+    ],
+)
+def test_invalid_input_is_refused_before_the_token_is_used(database, fields, field):
+    issued = rf.event()
+    with pytest.raises(ValidationFailed) as failed:
+        service.rate_with_token(issued.token, 4, None, **fields)
+    assert field in failed.value.errors
+    db.session.rollback()
+    assert service.resolve_token(issued.token).token.status == TokenStatus.ACTIVE
+
+
+def test_system_channels_are_not_for_the_public(database):
+    with pytest.raises(ValidationFailed):
+        service.rate_with_token(rf.event().token, 5, Channel.SYSTEM_DEFAULT)
+
+
+def test_reasons_dimensions_and_contact_are_stored(database):
+    rating = rf.rate(
+        rf.event(),
+        2,
+        reasons=["slow", "attitude", "slow"],
+        dimensions={"overall": 2, "attitude": 1},
+        contact={"name": "李四", "phone": "+86 138-1234-5678"},
+        rater_type=2,
+    )
+    assert rating.reasons == ["slow", "attitude"]
+    assert rating.dimensions == {"overall": 2, "attitude": 1}
+    assert (rating.contact_name, rating.contact_phone, rating.is_anonymous) == ("李四", "13812345678", False)
+    assert rating.rater_type == 2
+
+
+def test_rating_recorded_is_sent_inside_the_transaction(database):
+    seen = []
+
+    def listener(_sender, rating, **_kw):
+        # The row is already flushed: a receiver can reference it in the same transaction.
+        seen.append((rating.id, db.session.get(Rating, rating.id) is rating))
+
+    rating_recorded.connect(listener)
+    try:
+        rating = rf.rate(rf.event(), 1)
+    finally:
+        rating_recorded.disconnect(listener)
+    assert seen == [(rating.id, True)]
+
+
+def test_every_rating_is_audited(database):
+    rating = rf.rate(rf.event(), 2)
+    actions = [a.action for a in service.audit_trail(rating)]
+    assert actions == ["rating.recorded"]
+    trail = db.session.scalar(select(RatingAuditEvent).where(RatingAuditEvent.rating_id == rating.id))
+    trail.detail = "tampered"
+    with pytest.raises(ImmutableRecord):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_the_one_follow_up_rating(database):
+    first = rf.rate(rf.event(), 1, contact={"phone": "13900001111"})
+    link = service.follow_up_link(first)
+    assert link == service.follow_up_link(first)  # the same link however often it is asked for
+    token = link.rsplit("/", 1)[-1]
+    target = service.resolve_token(token)
+    assert target.assess_number == 2
+    follow_up = service.rate_with_token(token, 4, None, comment="整改后满意")
+    assert follow_up.assess_number == 2 and follow_up.event_id == first.event_id
+    assert follow_up.contact_phone == ""  # the citizen chose not to leave one this time
+    with pytest.raises(Conflict):
+        service.rate_with_token(token, 5, None)
+    with pytest.raises(Conflict):
+        service.follow_up_link(first)
+    with pytest.raises(ValidationFailed):
+        service.follow_up_link(follow_up)
+
+
+def test_a_follow_up_needs_a_first_rating(database):
+    issued = rf.event()
+    with pytest.raises(Conflict):
+        service.record_rating(issued.event, 4, Channel.MOBILE, assess_number=2)
+
+
+def test_standing_qr_codes_make_low_trust_ratings_each_time(database):
+    dept = f.department()
+    code, token = service.create_standing_code({"label": "3号窗口", "department": dept.code})
+    assert token.startswith(service.STANDING_PREFIX) and code.token_hash == token_digest(token)
+    first = service.rate_with_token(token, 5, None)
+    second = service.rate_with_token(token, 2, None, reasons=["long_wait"])
+    assert first.event_id != second.event_id
+    assert first.low_trust and second.low_trust and first.channel == Channel.QR_CODE
+    assert first.event.kind == EventKind.STANDING and first.department_id == dept.id
+    manager = f.user(Role.MANAGER)
+    service.revoke_standing_code(code, manager)
+    with pytest.raises(Gone):
+        service.rate_with_token(token, 5, None)
+
+
+def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, monkeypatch):
+    sent = []
+    monkeypatch.setattr(delivery, "_sender", lambda event, url: sent.append((event.id, url)))
+    dept = f.department()
+    ticket = rf.FakeTicket(lead_department_id=dept.id, is_enterprise=True)
+    ticket_closed.send(app, ticket=ticket)
+    event = service.service_event_for_ticket(ticket.id)
+    assert event is not None and event.kind == EventKind.HOTLINE
+    assert (event.department_id, event.ticket_number, event.contact_phone) == (dept.id, ticket.number, "13812345678")
+    assert event.rater_type == 2
+    assert len(sent) == 1 and sent[0][0] == event.id and "/rate/" in sent[0][1] and sent[0][1].endswith("?ch=6")
+    token = sent[0][1].split("/rate/")[1].split("?")[0]
+    rating = service.rate_with_token(token, 2, Channel.SMS)
+    # The caller's contact comes with the event, so the bad review can be called back.
+    assert rating.contact_phone == "13812345678" and rating.rater_type == 2 and not rating.is_anonymous
+
+
+def test_an_anonymous_rating_keeps_no_contact_even_on_a_ticket(app, database):
+    ticket = rf.FakeTicket()
+    issued = service.open_event_for_ticket(ticket)
+    rating = service.rate_with_token(issued.token, 1, None, anonymous=True)
+    assert rating.is_anonymous and rating.contact_phone == "" and rating.contact_name == ""
+
+
+def test_closing_a_ticket_again_reuses_its_unrated_event_or_opens_a_new_one(app, database):
+    ticket = rf.FakeTicket()
+    first = service.open_event_for_ticket(ticket)
+    again = service.open_event_for_ticket(ticket)
+    assert again.event.id == first.event.id
+    with pytest.raises(Gone):  # the earlier link was replaced
+        service.resolve_token(first.token)
+    service.rate_with_token(again.token, 2, None)
+    reopened = service.open_event_for_ticket(ticket)  # 重办, closed again: a new round
+    assert reopened.event.id != first.event.id
+    assert service.service_event_for_ticket(ticket.id).id == reopened.event.id
+
+
+def test_a_hotline_callback_answer_becomes_a_rating(database):
+    agent = f.user(Role.AGENT)
+    ticket = rf.FakeTicket(caller_name="王五", caller_phone="13700001234")
+    issued = service.open_event_for_ticket(ticket)
+    rating = service.record_hotline_rating(ticket, 3, "还行", recorded_by=agent)
+    assert rating.channel == Channel.HOTLINE_CALLBACK and rating.recorded_by_id == agent.id
+    assert rating.contact_phone == "13700001234"
+    with pytest.raises(Conflict):  # the SMS link can no longer be used
+        service.resolve_token(issued.token)
+    with pytest.raises(Conflict):
+        service.record_hotline_rating(ticket, 5)
+
+
+def test_record_rating_for_callers_in_other_packages(database):
+    issued = rf.event()
+    rating = service.record_rating(issued.event, 2, Channel.HOTLINE_CALLBACK, "态度很差", {"name": "赵六"})
+    assert rating.contact_name == "赵六" and rating.is_bad_review
+    assert service.get_rating(rating.id) is rating
+    with pytest.raises(NotFound):
+        service.get_rating(10**9)

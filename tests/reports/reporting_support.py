@@ -1,0 +1,166 @@
+"""Support for the reporting tests and bench/reporting_soak.py: a stand-in for the provincial
+platform on 127.0.0.1 that verifies the signature of every request, dedupes by idempotency key,
+and can fail every n-th request, go down (connection refused) and come back on the same port;
+and a maker of real ratings (through ratings.service, so the outbox fills by the signal)."""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from core.db import db
+from reports.provincial.delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+
+class Receiver:
+    def __init__(self, secret: str, fail_every: int = 0, delay: float = 0.0) -> None:
+        self.secret = secret
+        self.fail_every = fail_every  # answer 500 to every n-th request (0: never)
+        self.delay = delay  # seconds to wait before answering
+        self.lock = threading.Lock()
+        self.requests = 0  # every request received while up
+        self.failed_on_purpose = 0
+        self.rejected = 0  # bad signature, or headers that do not match the signed body
+        self.duplicates: list[str] = []  # keys received again after they were accepted
+        self.accepted: dict[str, dict[str, Any]] = {}  # key -> body, first acceptance
+        self.order: list[str] = []  # keys in the order first accepted
+        self.headers: list[dict[str, str]] = []
+        # Called with the key after a request is accepted and before the answer is sent.
+        self.on_accept: Callable[[str], None] | None = None
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/report"
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver._handle(self)
+
+            def log_message(self, *_args: Any) -> None:
+                return None
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Go down: the port refuses connections until start() again."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def down_for(self, seconds: float) -> threading.Thread:
+        def outage() -> None:
+            self.stop()
+            time.sleep(seconds)
+            self.start()
+
+        thread = threading.Thread(target=outage, daemon=True)
+        thread.start()
+        return thread
+
+    def _answer(self, handler: BaseHTTPRequestHandler, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        try:
+            handler.send_response(code)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender is gone (killed mid-request): it never hears the answer
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        raw = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
+        key = handler.headers.get(IDEMPOTENCY_HEADER, "")
+        signature = handler.headers.get(SIGNATURE_HEADER, "")
+        stamp = handler.headers.get(TIMESTAMP_HEADER, "")
+        with self.lock:
+            self.requests += 1
+            number = self.requests
+            self.headers.append(dict(handler.headers.items()))
+        if self.delay:
+            time.sleep(self.delay)
+        body: dict[str, Any] = {}
+        valid = verify(self.secret, raw, signature)
+        if valid:
+            body = json.loads(raw)
+            valid = body.get("reportId") == key and str(body.get("sentAt")) == stamp
+        if not valid:
+            with self.lock:
+                self.rejected += 1
+            self._answer(handler, 401, {"error": "bad signature"})
+            return
+        if self.fail_every and number % self.fail_every == 0:
+            with self.lock:
+                self.failed_on_purpose += 1
+            self._answer(handler, 500, {"error": "try again"})
+            return
+        with self.lock:
+            if key in self.accepted:
+                self.duplicates.append(key)
+                duplicate = True
+            else:
+                self.accepted[key] = body
+                self.order.append(key)
+                duplicate = False
+        if not duplicate and self.on_accept is not None:
+            self.on_accept(key)
+        self._answer(handler, 200, {"accepted": key, "duplicate": duplicate})
+
+    def out_of_order(self) -> list[str]:
+        """Subjects (projectNo) whose reports were first accepted in other than id order."""
+        seen: dict[str, int] = {}
+        wrong = []
+        for key in list(self.order):
+            project = self.accepted[key]["projectNo"]
+            if seen.get(project, 0) > int(key):
+                wrong.append(project)
+            seen[project] = int(key)
+        return wrong
+
+
+def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100) -> int:
+    """Record `count` real ratings, committing in batches: first ratings on new service events,
+    and for every `follow_up_every`-th event a 追评 too (the same subject, later id). Returns the
+    number of ratings recorded (= outbox rows written)."""
+    import factories as f
+
+    from ratings.models import EventKind, ServiceEvent
+    from ratings.service import record_rating
+
+    dept = f.department()
+    item = f.service_item(dept)
+    made = events = since_commit = 0
+    while made < count:
+        event = ServiceEvent(
+            kind=EventKind.COUNTER, department_id=dept.id, service_item_id=item.id, region_code=dept.region_code
+        )
+        db.session.add(event)
+        db.session.flush()
+        events += 1
+        # Satisfied levels, so no callback is scheduled (keeps the run about reporting).
+        record_rating(event, 3 + made % 3, 1 + made % 8, "窗口服务好" if made % 5 == 0 else "")
+        made += 1
+        if made < count and follow_up_every and events % follow_up_every == 0:
+            record_rating(event, 5, 2, "整改后满意", assess_number=2)
+            made += 1
+        since_commit += 1
+        if since_commit >= commit_every:
+            db.session.commit()
+            since_commit = 0
+    db.session.commit()
+    return made
