@@ -4,6 +4,7 @@ member of each role — and, through loaders the domain packages register, ticke
 import os
 import random
 import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,6 +112,16 @@ DEMO_ROLES = [
 Loader = Callable[[int, random.Random], int]
 _loaders: dict[str, Loader] = {}
 _reference_hooks: dict[str, Callable[[], object]] = {}
+_progress: list[Callable[[int], None]] = []
+
+
+def report_progress(done: int) -> None:
+    """Loaders call this after each chunk; `flask demo load` shows it as a progress bar."""
+    for sink in _progress:
+        sink(done)
+
+
+_finishers: dict[str, Callable[[], object]] = {}
 
 
 def register_reference_hook(name: str, hook: Callable[[], object]) -> None:
@@ -121,6 +132,11 @@ def register_reference_hook(name: str, hook: Callable[[], object]) -> None:
 def register_demo_loader(kind: str, loader: Loader) -> None:
     """Let a domain package add `--<kind> N` demo rows (called from its init_app)."""
     _loaders[kind] = loader
+
+
+def register_demo_finisher(name: str, hook: Callable[[], object]) -> None:
+    """Let a downstream package catch up after the loaders wrote rows in bulk (e.g. rollups)."""
+    _finishers[name] = hook
 
 
 def signins_file() -> Path:
@@ -197,8 +213,17 @@ def demo_load(tickets: int, ratings: int, seed: int, if_empty: bool) -> None:
         loader = _loaders.get(kind)
         if loader is None:
             raise click.ClickException(f"--{kind} is not available in this version")
-        made = loader(count, rng)
+        with click.progressbar(length=count, label=f"{kind:>8}", file=sys.stderr) as bar:
+            _progress.append(bar.update)
+            try:
+                made = loader(count, rng)
+            finally:
+                _progress.remove(bar.update)
         click.echo(f"{made} {kind}")
+    if tickets > 0 or ratings > 0:
+        for finish in _finishers.values():
+            finish()
+        db.session.commit()
     if staff:
         path = signins_file()
         lines = [f"{u}\t{r}\t{p}" for u, r, p in staff]

@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, insert, select, text, update
 
 from core.calendar import end_of_day, get_calendar, local_tz
 from core.db import db, is_postgresql, utcnow
+from core.demo import report_progress
 from core.models import Department, Role, ServiceItem, User
 from hotline import service
 from hotline.demo_text import (
@@ -413,6 +414,7 @@ def load_tickets(count: int, rng: random.Random) -> int:
         db.session.execute(insert(cast(Table, TicketEvent.__table__)), events)
         if assists:
             db.session.execute(insert(ticket_assists), assists)
+        report_progress(len(tickets))
     _after_bulk_load()
     db.session.commit()
     return count
