@@ -88,7 +88,9 @@ def test_the_ticket_is_in_the_agents_worklist_with_channel_open311_and_its_deadl
     f.login(client, agent)
     worklist = client.get("/hotline/").get_data(as_text=True)
     waiting = worklist.split(ticket.number, 1)
-    assert len(waiting) == 2 and due in waiting[1].split("</tr>", 1)[0]
+    row = waiting[1].split("</tr>", 1)[0]
+    assert len(waiting) == 2 and due in row
+    assert '<td class="channel">Open311</td>' in row
     page = client.get(f"/hotline/tickets/{ticket.number}").get_data(as_text=True)
     assert "Open311" in page and due in page
     detail = client.get(f"/api/v1/tickets/{ticket.number}", headers=f.bearer(agent)).json
