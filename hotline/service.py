@@ -333,11 +333,15 @@ class CallerView:
 
 
 def caller_view(ticket: Ticket, viewer: User | None, detail: bool = False) -> CallerView:
-    """Agents and managers see the caller in full on a ticket's own page and masked in lists;
-    everyone else sees them masked, and handlers see nothing of a confidential caller."""
+    """Agents and managers see the caller in full on a ticket's own page and masked in lists.
+    The lead department's handlers see them in full on the ticket's page too — they have to reach
+    the caller to handle the request — unless the caller asked for confidentiality: then a
+    department sees nothing of them. Everyone else sees them masked."""
     if viewer is None or viewer.role == Role.HANDLER:
         if ticket.confidential:
             return CallerView(None, None, True)
+        if detail and viewer is not None and viewer.department_id == ticket.lead_department_id:
+            return CallerView(ticket.caller_name, ticket.caller_phone, False)
     elif detail and viewer.role in AGENTS:
         return CallerView(ticket.caller_name, ticket.caller_phone, False)
     return CallerView(mask_name(ticket.caller_name), mask_phone(ticket.caller_phone), False)
