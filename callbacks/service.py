@@ -481,39 +481,29 @@ def published_cases(region_code: str | None = None, department_id: int | None = 
 # --- sweeps (called by jobs) ------------------------------------------------------------------
 
 
+def _claim(stmt: Select[Any], limit: int) -> list[Any]:
+    """Rows for a sweep, skipping rows another scheduler holds (FOR UPDATE SKIP LOCKED on
+    PostgreSQL; SQLite has one writer at a time anyway)."""
+    entity = stmt.column_descriptions[0]["entity"]
+    return list(db.session.scalars(stmt.limit(limit).with_for_update(skip_locked=True, of=entity)))
+
+
 def due_soon_unreminded(limit: int = 500) -> list[Callback]:
     horizon = utcnow() + timedelta(hours=_cfg("CALLBACK_REMIND_HOURS_BEFORE"))
-    stmt = (
-        select(Callback)
-        .where(Callback.status == CallbackStatus.PENDING, Callback.reminded_at.is_(None), Callback.due_at <= horizon)
-        .order_by(Callback.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Callback)
-    )
-    return list(db.session.scalars(stmt))
+    pending = Callback.status == CallbackStatus.PENDING
+    stmt = select(Callback).where(pending, Callback.reminded_at.is_(None), Callback.due_at <= horizon)
+    return _claim(stmt.order_by(Callback.due_at), limit)
 
 
 def overdue_unescalated_callbacks(limit: int = 500) -> list[Callback]:
-    stmt = (
-        select(Callback)
-        .where(Callback.status == CallbackStatus.PENDING, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
-        .order_by(Callback.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Callback)
-    )
-    return list(db.session.scalars(stmt))
+    pending = Callback.status == CallbackStatus.PENDING
+    stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
+    return _claim(stmt.order_by(Callback.due_at), limit)
 
 
 def overdue_unescalated_cases(limit: int = 500) -> list[RectificationCase]:
-    stmt = (
-        select(RectificationCase)
-        .where(
-            RectificationCase.status.in_([CaseStatus.OPEN, CaseStatus.SUBMITTED]),
-            RectificationCase.escalated_at.is_(None),
-            RectificationCase.due_at < utcnow(),
-        )
-        .order_by(RectificationCase.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=RectificationCase)
+    running = RectificationCase.status.in_([CaseStatus.OPEN, CaseStatus.SUBMITTED])
+    stmt = select(RectificationCase).where(
+        running, RectificationCase.escalated_at.is_(None), RectificationCase.due_at < utcnow()
     )
-    return list(db.session.scalars(stmt))
+    return _claim(stmt.order_by(RectificationCase.due_at), limit)

@@ -49,7 +49,8 @@ def get_department(code: str) -> Department:
     return dept
 
 
-def _department_ref(code: str | None, field: str) -> Department | None:
+def department_ref(code: str | None, field: str) -> Department | None:
+    """The department a request names in `field`, None when it names none, 422 when unknown."""
     if not code:
         return None
     dept = db.session.scalar(select(Department).where(Department.code == code))
@@ -62,7 +63,7 @@ def create_department(data: dict[str, Any]) -> Department:
     if db.session.scalar(select(func.count()).where(Department.code == data["code"])):
         raise Conflict("A department with this code exists.", {"code": ["Already used."]})
     get_region(data["region_code"])
-    parent = _department_ref(data.get("parent_code"), "parent_code")
+    parent = department_ref(data.get("parent_code"), "parent_code")
     dept = Department(
         code=data["code"],
         name=data["name"],
@@ -80,7 +81,7 @@ def update_department(code: str, data: dict[str, Any]) -> Department:
     if "region_code" in data:
         dept.region_code = get_region(data["region_code"]).code
     if "parent_code" in data:
-        parent = _department_ref(data["parent_code"], "parent_code")
+        parent = department_ref(data["parent_code"], "parent_code")
         if parent is not None and _is_descendant_or_self(parent, dept):
             raise ValidationFailed("A department cannot sit under itself.", {"parent_code": ["Cycle."]})
         dept.parent_id = parent.id if parent else None
@@ -114,6 +115,16 @@ def department_staff(dept: Department) -> list[User]:
     return list(db.session.scalars(select(User).where(User.department_id == dept.id).order_by(User.username)))
 
 
+def service_item_ref(code: str | None, field: str) -> ServiceItem | None:
+    """The service item a request names in `field`, None when it names none, 422 when unknown."""
+    if not code:
+        return None
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code))
+    if item is None:
+        raise ValidationFailed("Unknown service item.", {field: [f"No service item with code {code}."]})
+    return item
+
+
 def get_service_item(code: str) -> ServiceItem:
     item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code))
     if item is None:
@@ -124,7 +135,7 @@ def get_service_item(code: str) -> ServiceItem:
 def create_service_item(data: dict[str, Any]) -> ServiceItem:
     if db.session.scalar(select(func.count()).where(ServiceItem.code == data["code"])):
         raise Conflict("A service item with this code exists.", {"code": ["Already used."]})
-    dept = _department_ref(data["department_code"], "department_code")
+    dept = department_ref(data["department_code"], "department_code")
     assert dept is not None
     item = ServiceItem(
         code=data["code"],
@@ -143,7 +154,7 @@ def create_service_item(data: dict[str, Any]) -> ServiceItem:
 def update_service_item(code: str, data: dict[str, Any]) -> ServiceItem:
     item = get_service_item(code)
     if "department_code" in data:
-        dept = _department_ref(data["department_code"], "department_code")
+        dept = department_ref(data["department_code"], "department_code")
         assert dept is not None
         item.department_id = dept.id
     for key in ("name", "name_en", "category", "keywords", "is_public", "active"):

@@ -25,7 +25,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Department, Role, ServiceItem, User
 from core.notify import notify, staff_with_role
 from core.privacy import is_valid_phone, mask_name, mask_phone, normalize_phone, scrub_text
-from core.refdata import get_region
+from core.refdata import get_region, service_item_ref
 from core.signals import ticket_closed
 from hotline.models import (
     HANDLING_STATUSES,
@@ -274,12 +274,7 @@ def _assisting(codes: Sequence[str], lead: Department) -> list[Department]:
 
 
 def _service_item(code: str | None) -> ServiceItem | None:
-    if not code:
-        return None
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code))
-    if item is None:
-        raise ValidationFailed("Unknown service item.", {"service_item": [f"No service item with code {code}."]})
-    return item
+    return service_item_ref(code, "service_item")
 
 
 def _caller_phone(raw: str) -> str:
