@@ -39,7 +39,10 @@ class JsonFormatter(logging.Formatter):
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            entry.update({k: scrub_text(v) if isinstance(v, str) else v for k, v in extra.items()})
+            # The request id is ours (hex), not personal data: scrubbing would mangle its digit runs.
+            entry.update(
+                {k: scrub_text(v) if isinstance(v, str) and k != "request_id" else v for k, v in extra.items()}
+            )
         if record.exc_info:
             entry["exc"] = scrub_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
