@@ -23,7 +23,7 @@ from core.calendar import deadline_after, local_date
 from core.db import db, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import User
-from core.privacy import mask_name, mask_phone, scrub_text
+from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
 
 
@@ -393,10 +393,10 @@ def publish(case: RectificationCase, actor: User | None) -> RectificationCase:
 
     old = _require(case, CaseStatus.ACCEPTED)
     rating = ratings_service.get_rating(case.rating_id)
-    case.public_review = scrub_text(rating.comment or "")
+    case.public_review = scrub_known_names(rating.comment or "", rating.contact_name)
     case.public_rater = mask_name(rating.contact_name or "")
     case.public_phone = mask_phone(rating.contact_phone or "")
-    case.public_action = scrub_text(case.action_taken)
+    case.public_action = scrub_known_names(case.action_taken, rating.contact_name)
     case.status = CaseStatus.PUBLISHED
     case.published_at = utcnow()
     _event(case, "published", old, actor)

@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, g, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -116,6 +116,13 @@ def handle_stale(error: StaleDataError) -> Any:
     return _respond(409, "The record was changed by someone else; reload and try again.")
 
 
+def handle_out_of_range(error: Exception) -> Any:
+    """A number that passed validation but does not fit the column (SQLite's OverflowError,
+    PostgreSQL's numeric_value_out_of_range): the client's input, so 422, not 500."""
+    _rollback()
+    return _respond(422, "A number is out of range.")
+
+
 def handle_unexpected(error: Exception) -> Any:
     _rollback()
     log.exception("unhandled error request_id=%s", getattr(g, "request_id", "-"))
@@ -128,4 +135,6 @@ def init_errors(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(StaleDataError, handle_stale)
+    app.register_error_handler(OverflowError, handle_out_of_range)
+    app.register_error_handler(DataError, handle_out_of_range)
     app.register_error_handler(Exception, handle_unexpected)

@@ -83,3 +83,13 @@ def scrub_text(text: str | None) -> str:
     text = _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _LANDLINE_IN_TEXT.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-4:]}", text)
     return _LONG_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
+
+
+def scrub_known_names(text: str | None, *names: str | None) -> str:
+    """`scrub_text`, and each known full name (the rater's, the caller's) masked where the text
+    repeats it: 我是张三丰 → 我是张**. Names of one character are left alone."""
+    text = scrub_text(text)
+    for name in {(n or "").strip() for n in names}:
+        if len(name) >= 2:
+            text = text.replace(name, mask_name(name))
+    return text

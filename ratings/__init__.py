@@ -14,7 +14,7 @@ def init_app(app: Flask, api: Api) -> None:
     from ratings import demo, jobs, listeners, pages, sentiment, views
     from ratings.sentiment_cli import sentiment_cli
 
-    for blp in (views.events_blp, views.ratings_blp, views.appeals_blp, views.standing_blp, views.stats_blp):
+    for blp in (views.events_blp, views.ratings_blp, views.appeals_blp, views.standing_blp):
         api.register_blueprint(blp)
     app.register_blueprint(pages.bp)
     app.cli.add_command(sentiment_cli)

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from core.privacy import mask_name, mask_phone, scrub_text
+from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.schemas import InSchema
 from ratings.labels import DIMENSIONS
 from ratings.models import AppealKind, AppealStatus, EventKind, RatingStatus
@@ -86,7 +86,8 @@ class RatingOut(Schema):
     channel = fields.Int()
     rater_type = fields.Int()
     anonymous = fields.Bool(attribute="is_anonymous")
-    comment: fields.Field = fields.Str()
+    # Public (the 201 of the rating API): no phone or ID number, nor the rater's own full name.
+    comment: fields.Field = fields.Function(lambda r: scrub_known_names(r.comment, r.contact_name))
     dimensions = fields.Dict(allow_none=True)
     reasons = fields.List(fields.Str(), allow_none=True)
     contact = fields.Function(_masked_contact, metadata={"description": "Masked: 张**, 138****5678"})
@@ -189,17 +190,6 @@ class StandingCodeCreated(Schema):
     token = fields.Str()
     rate_url = fields.Str()
     qr_url = fields.Str()
-
-
-class SatisfactionQuery(InSchema):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    group_by = fields.Str(
-        validate=validate.OneOf(
-            ["department", "region", "channel", "service", "rater_type", "day", "week", "month", "quarter"]
-        )
-    )
-    department = fields.Str(validate=CODE)
 
 
 class SatisfactionFigures(Schema):

@@ -1,17 +1,15 @@
 """好差评 API: service events (办件) and their rating tokens, the public rating endpoint, staff
-lists of ratings, appeals (申诉), standing QR codes, and the satisfaction figures."""
+lists of ratings, appeals (申诉) and standing QR codes (statistics: reports.stats)."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from core.api import api_blueprint, guard, public
 from core.auth import current_staff, require_staff
-from core.calendar import local_date
-from core.db import db, utcnow
+from core.db import db
 from core.errors import Conflict, Forbidden
 from core.models import Role
 from core.pagination import paginate
@@ -29,8 +27,6 @@ from ratings.schemas import (
     RatingPage,
     RatingQuery,
     RatingStaffOut,
-    SatisfactionOut,
-    SatisfactionQuery,
     ServiceEventIn,
     ServiceEventOut,
     StandingCodeCreated,
@@ -45,7 +41,6 @@ events_blp = api_blueprint("service_events", __name__, "/service-events", "Servi
 ratings_blp = api_blueprint("ratings", __name__, "/ratings", "Ratings (好差评)")
 appeals_blp = api_blueprint("rating_appeals", __name__, "/rating-appeals", "Appeals of bad reviews (申诉复核)")
 standing_blp = api_blueprint("standing_codes", __name__, "/standing-codes", "Standing QR codes on counters")
-stats_blp = api_blueprint("rating_stats", __name__, "/stats", "Satisfaction statistics")
 
 IDEMPOTENCY_DOC = {
     "parameters": [
@@ -241,29 +236,3 @@ class StandingCodeRevoke(MethodView):
         code = service.revoke_standing_code(service.get_standing_code(code_id, user), user)
         db.session.commit()
         return code
-
-
-def _period(args: dict[str, Any]) -> tuple[date, date]:
-    end = args.get("to") or local_date(utcnow())
-    start = args.get("from_") or end - timedelta(days=29)
-    return start, end
-
-
-@stats_blp.route("/satisfaction")
-class Satisfaction(MethodView):
-    @guard(stats_blp, Role.MANAGER)
-    @stats_blp.arguments(SatisfactionQuery, location="query")
-    @stats_blp.response(200, SatisfactionOut)
-    def get(self, args: dict[str, Any]) -> Any:
-        """满意率, 好评率, 差评率 of first ratings over Asia/Shanghai days (default: the last 30).
-
-        Voided ratings count in `total` only; system-default ratings are left out.
-        """
-        start, end = _period(args)
-        dept = service.department_by_code(args.get("department"))
-        department_id = dept.id if dept else None
-        figures = service.satisfaction_summary(start, end, department_id=department_id)
-        group_by = args.get("group_by")
-        groups = service.satisfaction_groups(start, end, group_by, department_id=department_id) if group_by else []
-        target = current_app.config["SATISFACTION_TARGET"]
-        return {"from": start, "to": end, "target": target, **figures, "groups": groups}

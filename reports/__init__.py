@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from reports import provincial
+    from reports import provincial, stats
 
     provincial.init_app(app, api)
+    stats.init_app(app, api)

@@ -1,0 +1,436 @@
+"""`make bench`: the product against a bare Flask + SQLAlchemy app (bench/bare_app.py), each under
+gunicorn with 2 sync workers, on SQLite and PostgreSQL, loaded with wrk. Prints a table and writes
+it to bench/RESULTS.md (bench/results/latest.md too).
+
+    .venv/bin/python bench/run.py                 # both databases, 1,000,000 ratings, 10 s runs
+    .venv/bin/python bench/run.py --quick         # 10,000 ratings, 3 s runs
+    .venv/bin/python bench/run.py --db sqlite     # one database
+    .venv/bin/python bench/run.py --profile       # also profile the slowest endpoint (pyinstrument)
+"""
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PY = sys.executable
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REGION = "460100"  # 海口市: in the reference regions every database loads
+
+RATING_LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  tokens = {}
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i % tonumber(args[2]) == id then tokens[#tokens + 1] = line end
+    i = i + 1
+  end
+  n = 0
+end
+function request()
+  n = n + 1
+  local token = tokens[(n - 1) % #tokens + 1]
+  local body = '{"token":"' .. token .. '","level":' .. (n % 5 + 1) .. ',"comment":"办事很快，态度很好"}'
+  return wrk.format("POST", "/api/v1/ratings", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+TICKET_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_AGENT_TOKEN")
+wrk.body = '{"type":"consultation","content":"咨询社保卡补办需要哪些材料","region_code":"REGION"}'
+""".replace("REGION", REGION)
+
+INSERT_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"level":5,"comment":"办事很快，态度很好"}'
+"""
+
+# Creates the tables the migrations do not (yet) have, and names them, so a bench still runs while
+# a package's migration is being written.
+SCHEMA_SNIPPET = """
+from sqlalchemy import inspect
+from core.app import create_app
+from core.db import Base, db
+app = create_app()
+with app.app_context():
+    missing = sorted(set(Base.metadata.tables) - set(inspect(db.engine).get_table_names()))
+    Base.metadata.create_all(db.engine)
+    print(" ".join(missing))
+"""
+
+# Creates service events through the product's own service function, prints nothing but counts.
+TOKENS_SNIPPET = """
+import sys
+from core.app import create_app
+from core.db import db
+from ratings.service import create_service_event
+app = create_app()
+count, path = int(sys.argv[1]), sys.argv[2]
+with app.app_context(), open(path, "w") as out:
+    for start in range(0, count, 1000):
+        for _ in range(min(1000, count - start)):
+            out.write(create_service_event({}).token + "\\n")
+        db.session.commit()
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class DbResult:
+    backend: str
+    ratings: int
+    runs: dict[str, Run] = field(default_factory=dict)
+    rss_kib: dict[str, list[int]] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"server on port {port} did not answer {path} in time")
+
+
+def start_gunicorn(app: str, cwd: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [PY, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}", app]
+    with log.open("ab") as out:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_rss(master_pid: int) -> list[int]:
+    """VmRSS (KiB) of each gunicorn worker: the processes whose parent is the master."""
+    sizes = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != master_pid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if match:
+            sizes.append(int(match.group(1)))
+    return sorted(sizes)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(
+    name: str,
+    url: str,
+    seconds: int,
+    script: Path | None = None,
+    args: list[str] | None = None,
+    headers: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "30s"]
+    for header in headers or []:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    if args:
+        cmd += ["--", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({name}): {done.stdout}\n{done.stderr}")
+    out = done.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
+    p50 = _ms(*re.match(r"([\d.]+)(\w+)", lat["50"]).groups())  # type: ignore[union-attr]
+    p99 = _ms(*re.match(r"([\d.]+)(\w+)", lat["99"]).groups())  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    if errors > 0.01 * rps * seconds:
+        raise SystemExit(f"{name}: {errors} failed requests; is the server still up?\n{out}")
+    run = Run(name, rps, p50, p99, errors)
+    print(f"  {name:<34} {rps:>9.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:8.2f} ms  errors {errors}", flush=True)
+    return run
+
+
+def flask(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PY, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def pg_admin(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResult:
+    print(f"\n== {backend}: loading {opts.ratings:,} ratings", flush=True)
+    if backend == "sqlite":
+        product_url = f"sqlite:///{work / 'product.db'}"
+        bare_url = f"sqlite:///{work / 'bare.db'}"
+        pg_name = ""
+    else:
+        pg_name = f"haocha_bench_{os.getpid()}"
+        pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        pg_admin(f'CREATE DATABASE "{pg_name}"')
+        product_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
+        bare_url = product_url
+    result = DbResult(backend, opts.ratings)
+    env = {
+        **os.environ,
+        "DATABASE_URL": product_url,
+        "HAOCHA_INSTANCE_PATH": str(work / f"instance-{backend}"),
+        "RATELIMIT_ENABLED": "0",  # wrk comes from one address; the per-IP limit would answer 429
+        "PYTHONPATH": str(ROOT),
+    }
+    try:
+        started = time.monotonic()
+        flask(env, "db", "upgrade")
+        missing = subprocess.run(
+            [PY, "-c", SCHEMA_SNIPPET], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        if missing:
+            print(f"  WARNING: not created by the migrations, created from the models: {missing}", flush=True)
+        flask(env, "demo", "load", "--ratings", str(opts.ratings))
+        print(f"  loaded in {time.monotonic() - started:.0f} s", flush=True)
+        agent = flask(env, "tokens", "create", "demo_agent").strip().splitlines()[-1]
+        manager = flask(env, "tokens", "create", "demo_manager").strip().splitlines()[-1]
+        tokens = work / f"tokens-{backend}.txt"
+        started = time.monotonic()
+        subprocess.run([PY, "-c", TOKENS_SNIPPET, str(opts.tokens), str(tokens)], cwd=ROOT, env=env, check=True)
+        print(f"  {opts.tokens:,} rating tokens in {time.monotonic() - started:.0f} s", flush=True)
+
+        bare_env = {**os.environ, "BENCH_DATABASE_URL": bare_url}
+        subprocess.run(
+            [PY, "-c", "import os, bare_app; bare_app.create_schema(os.environ['BENCH_DATABASE_URL'])"],
+            cwd=BENCH,
+            env=bare_env,
+            check=True,
+        )
+        bare, port = start_gunicorn("bare_app:app", BENCH, bare_env, work / "bare.log")
+        try:
+            wait_ready(port, "/constant", bare)
+            base = f"http://127.0.0.1:{port}"
+            result.runs["constant"] = wrk("bare: constant GET", f"{base}/constant", opts.seconds)
+            result.runs["insert"] = wrk("bare: insert POST", f"{base}/insert", opts.seconds, work / "insert.lua")
+            result.rss_kib["bare"] = worker_rss(bare.pid)
+        finally:
+            stop(bare)
+
+        product, port = start_gunicorn("wsgi:app", ROOT, env, work / "product.log")
+        try:
+            wait_ready(port, "/healthz", product)
+            base = f"http://127.0.0.1:{port}"
+            today = dt.date.today()
+            stats = f"/api/v1/stats/satisfaction?from={today - dt.timedelta(days=89)}&to={today}&group_by=department"
+            result.runs["healthz"] = wrk("product: /healthz", f"{base}/healthz", opts.seconds)
+            result.runs["rating"] = wrk(
+                "product: rating POST", f"{base}/", opts.seconds, work / "rating.lua", [str(tokens), "2"]
+            )
+            result.runs["ticket"] = wrk(
+                "product: ticket create POST",
+                f"{base}/api/v1/tickets",
+                opts.seconds,
+                work / "ticket.lua",
+                env={"BENCH_AGENT_TOKEN": agent},
+            )
+            result.runs["stats"] = wrk(
+                f"product: stats GET ({opts.ratings:,})",
+                f"{base}{stats}",
+                opts.seconds,
+                headers=[f"Authorization: Bearer {manager}"],
+            )
+            result.rss_kib["product"] = worker_rss(product.pid)
+        finally:
+            stop(product)
+        if opts.profile:
+            profile(env, manager, stats, work, backend)
+    finally:
+        if pg_name:
+            pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    return result
+
+
+PROFILE_SNIPPET = """
+import sys
+from pyinstrument import Profiler
+from core.app import create_app
+app = create_app()
+client = app.test_client()
+path, token, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client.get(path, headers={"Authorization": "Bearer " + token})  # warm up
+profiler = Profiler(interval=0.0005)
+with profiler:
+    for _ in range(repeat):
+        assert client.get(path, headers={"Authorization": "Bearer " + token}).status_code == 200
+print(profiler.output_text(unicode=False, color=False, show_all=False))
+"""
+
+
+def profile(env: dict[str, str], manager: str, stats: str, work: Path, backend: str) -> None:
+    out = subprocess.run(
+        [PY, "-c", PROFILE_SNIPPET, stats, manager, "20"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    target = BENCH / "results" / f"profile-stats-{backend}.txt"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(out)
+    print(f"  profile of the stats GET written to {target}", flush=True)
+
+
+def table(results: list[DbResult], seconds: int) -> str:
+    rows = [
+        ("constant", "bare: constant GET"),
+        ("insert", "bare: one-row insert POST"),
+        ("healthz", "product: GET /healthz"),
+        ("rating", "product: POST /api/v1/ratings"),
+        ("ticket", "product: POST /api/v1/tickets"),
+        ("stats", "product: GET /api/v1/stats/satisfaction (90 days, by department)"),
+    ]
+    lines = [
+        f"wrk -t2 -c8 -d{seconds}s; gunicorn, 2 sync workers; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        "| database | endpoint | requests/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for res in results:
+        for key, label in rows:
+            run = res.runs[key]
+            lines.append(
+                f"| {res.backend} | {label} | {run.rps:.0f} | {run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.errors} |"
+            )
+    lines += [
+        "",
+        "| database | ratings | rating ÷ insert | ticket ÷ insert | stats ÷ constant | worker RSS bare | worker RSS product |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for res in results:
+        r = res.runs
+
+        def mib(sizes: list[int]) -> str:
+            return ", ".join(f"{s / 1024:.0f} MiB" for s in sizes)
+
+        lines.append(
+            f"| {res.backend} | {res.ratings:,} | {r['rating'].rps / r['insert'].rps:.0%} | "
+            f"{r['ticket'].rps / r['insert'].rps:.0%} | {r['stats'].rps / r['constant'].rps:.1%} | "
+            f"{mib(res.rss_kib.get('bare', []))} | {mib(res.rss_kib.get('product', []))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
+    mem = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    gib = int(mem.group(1)) / 1024 / 1024 if mem else 0
+    return f"{os.cpu_count()} CPUs ({model.group(1).strip() if model else 'unknown'}), {gib:.0f} GiB memory"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="10,000 ratings and 3 s runs")
+    parser.add_argument("--ratings", type=int, help="ratings to load (default 1,000,000)")
+    parser.add_argument("--seconds", type=int, help="length of each wrk run (default 10)")
+    parser.add_argument("--tokens", type=int, help="fresh rating tokens to create (default 4,000)")
+    parser.add_argument("--profile", action="store_true", help="profile the stats GET with pyinstrument")
+    parser.add_argument("--out", type=Path, help="also write the table here (default bench/RESULTS.md)")
+    opts = parser.parse_args()
+    opts.ratings = opts.ratings if opts.ratings is not None else (10_000 if opts.quick else 1_000_000)
+    opts.seconds = opts.seconds or (3 if opts.quick else 10)
+    opts.tokens = opts.tokens or (1_500 if opts.quick else 4_000)
+    if shutil.which("wrk") is None and os.geteuid() == 0:
+        print("wrk is missing: installing Debian's wrk", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+        if shutil.which("wrk") is None:
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    backends = ["sqlite", "postgresql"] if opts.db == "both" else [opts.db]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="haocha-bench-") as tmp:
+        work = Path(tmp)
+        (work / "rating.lua").write_text(RATING_LUA)
+        (work / "ticket.lua").write_text(TICKET_LUA)
+        (work / "insert.lua").write_text(INSERT_LUA)
+        for backend in backends:
+            results.append(bench_database(backend, opts, work))
+    text = f"Machine: {machine()}\n\n" + table(results, opts.seconds)
+    print("\n" + text)
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "latest.md").write_text(text)
+    out = opts.out or (None if opts.quick else BENCH / "RESULTS.md")
+    if out:
+        out.write_text(text)
+        print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

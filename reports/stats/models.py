@@ -1,0 +1,91 @@
+"""Rollups of first ratings (assess_number 1) by Asia/Shanghai day, kept current with each write.
+
+Key columns never hold NULL (NULLs would break the unique keys the upserts rely on): an unknown
+department or service item is 0 and an unknown region is ''. Each row counts valid ratings per
+level (`n1`..`n5`) and the ratings voided by an upheld appeal (`voided`).
+"""
+
+from datetime import date
+
+from sqlalchemy import Boolean, Date, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+LEVELS = (1, 2, 3, 4, 5)
+COUNT_COLUMNS = ("n1", "n2", "n3", "n4", "n5", "voided")
+
+
+class _Counts:
+    n1: Mapped[int] = mapped_column(Integer, default=0)
+    n2: Mapped[int] = mapped_column(Integer, default=0)
+    n3: Mapped[int] = mapped_column(Integer, default=0)
+    n4: Mapped[int] = mapped_column(Integer, default=0)
+    n5: Mapped[int] = mapped_column(Integer, default=0)
+    voided: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RatingDayRollup(_Counts, Base):
+    """Fine rollup: every dimension statistics filter or group on."""
+
+    __tablename__ = "stats_rating_days"
+    __table_args__ = (
+        UniqueConstraint(
+            "local_day",
+            "department_id",
+            "region_code",
+            "service_item_id",
+            "channel",
+            "rater_type",
+            "is_default",
+            "low_trust",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    region_code: Mapped[str] = mapped_column(String(12))
+    service_item_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[int] = mapped_column(Integer)
+    rater_type: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean)
+    low_trust: Mapped[bool] = mapped_column(Boolean)
+
+
+class DepartmentDayRollup(_Counts, Base):
+    """Coarse rollup (day x department x region): what the dashboard and most requests read."""
+
+    __tablename__ = "stats_department_days"
+    __table_args__ = (UniqueConstraint("local_day", "department_id", "region_code", "is_default"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    region_code: Mapped[str] = mapped_column(String(12))
+    is_default: Mapped[bool] = mapped_column(Boolean)
+
+
+ROLLUPS = (RatingDayRollup, DepartmentDayRollup)
+FINE_KEYS = (
+    "local_day",
+    "department_id",
+    "region_code",
+    "service_item_id",
+    "channel",
+    "rater_type",
+    "is_default",
+    "low_trust",
+)
+COARSE_KEYS = ("local_day", "department_id", "region_code", "is_default")
+
+
+class StatsVersion(Base):
+    """One row whose token changes in every transaction that changes a rollup: a reader that has
+    seen the token may reuse what it computed with it (a fresh random token, so a rolled-back
+    change never brings an old token back)."""
+
+    __tablename__ = "stats_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,105 @@
+"""`GET /api/v1/stats/satisfaction` (API.md) equals an independent SQL computation over the raw
+rows of a fresh demo database, for several date ranges and every group_by."""
+
+from datetime import timedelta
+
+import factories as f
+import pytest
+import ratings_factories as rf
+from stats_support import api_figures, raw_rows, rollup_rows, sql_figures
+
+from core.calendar import local_date
+from core.db import db, utcnow
+from core.models import Role
+from ratings import service as ratings_service
+from reports.stats.service import GROUP_BY
+
+
+@pytest.fixture
+def demo(runner):
+    result = runner.invoke(args=["demo", "load", "--ratings", "1500", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+def test_figures_equal_plain_sql_over_the_demo_data(demo, client):
+    manager = f.user(Role.MANAGER)
+    assert rollup_rows() == raw_rows()
+    today = local_date(utcnow())
+    ranges = [
+        (today - timedelta(days=89), today),
+        (today - timedelta(days=6), today),
+        (today - timedelta(40), today - timedelta(20)),
+    ]
+    for start, end in ranges:
+        for group_by in GROUP_BY:
+            url = f"/api/v1/stats/satisfaction?from={start}&to={end}&group_by={group_by}"
+            response = client.get(url, headers=f.bearer(manager))
+            assert response.status_code == 200, response.json
+            body = response.json
+            assert api_figures(body) == sql_figures(start, end, group_by), (start, end, group_by)
+            total, valid, satisfied, bad = sql_figures(start, end)["all"]
+            assert (body["total"], body["valid"]) == (total, valid)
+            assert body["satisfaction_rate"] == round(satisfied / valid, 4)
+            assert body["bad_rate"] == round(bad / valid, 4)
+            assert (body["from"], body["to"], body["target"]) == (start.isoformat(), end.isoformat(), 0.95)
+
+
+def test_the_contract_and_the_filters(client):
+    dept, other = f.department(), f.department(region="460200")
+    item = f.service_item(dept)
+    manager, admin, handler = f.user(Role.MANAGER), f.user(Role.ADMIN), f.user(Role.HANDLER, dept)
+    rf.rate(rf.event(dept, service_item=item.code), 5, channel=3)
+    rf.rate(rf.event(dept), 2, channel=2)
+    rf.rate(rf.event(other), 4, channel=3)
+    day = local_date(utcnow()).isoformat()
+    base = f"/api/v1/stats/satisfaction?from={day}&to={day}"
+    body = client.get(f"{base}&department={dept.code}", headers=f.bearer(manager)).json
+    assert set(body) == {
+        "from",
+        "to",
+        "target",
+        "total",
+        "valid",
+        "levels",
+        "satisfaction_rate",
+        "good_rate",
+        "bad_rate",
+        "groups",
+    }
+    assert (body["total"], body["levels"], body["bad_rate"]) == (2, {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}, 0.5)
+    by_channel = client.get(f"{base}&channel=3&group_by=department", headers=f.bearer(admin)).json
+    assert {g["key"]: g["valid"] for g in by_channel["groups"]} == {str(dept.id): 1, str(other.id): 1}
+    by_item = client.get(f"{base}&service={item.code}&group_by=service", headers=f.bearer(manager)).json
+    assert [(g["label"], g["valid"]) for g in by_item["groups"]] == [(item.name, 1)]
+    by_region = client.get(f"{base}&region=460200&group_by=region", headers=f.bearer(manager)).json
+    assert [g["key"] for g in by_region["groups"]] == ["460200"] and by_region["valid"] == 1
+    assert client.get(base, headers=f.bearer(handler)).status_code == 403
+    assert client.get(base).status_code == 401
+    assert client.get(f"{base}&department=NOPE", headers=f.bearer(manager)).status_code == 404
+    backwards = "/api/v1/stats/satisfaction?from=2026-05-02&to=2026-05-01"
+    assert client.get(backwards, headers=f.bearer(manager)).status_code == 422
+    assert client.get(f"{base}&group_by=colour", headers=f.bearer(manager)).status_code == 422
+
+
+def test_the_rebuild_command(demo):
+    result = demo.invoke(args=["stats", "rebuild"])
+    assert result.exit_code == 0 and "rollup rows" in result.output
+    assert rollup_rows() == raw_rows()
+
+
+def test_a_voided_rating_leaves_the_served_figures_at_once(client):
+    dept = f.department()
+    handler, manager = f.user(Role.HANDLER, dept), f.user(Role.MANAGER)
+    bad = rf.rate(rf.event(dept), 1)
+    rf.rate(rf.event(dept), 5)
+    day = local_date(utcnow()).isoformat()
+    url = f"/api/v1/stats/satisfaction?from={day}&to={day}&department={dept.code}&group_by=department"
+    assert client.get(url, headers=f.bearer(manager)).json["bad_rate"] == 0.5
+    assert client.get(url, headers=f.bearer(manager)).json["bad_rate"] == 0.5  # served again
+    appeal = ratings_service.file_appeal(bad, handler, "malicious", "恶意差评")
+    ratings_service.decide_appeal(appeal, manager, True)
+    db.session.commit()
+    after = client.get(url, headers=f.bearer(manager)).json
+    assert (after["total"], after["valid"], after["bad_rate"]) == (2, 1, 0.0)
+    assert after["groups"][0]["valid"] == 1

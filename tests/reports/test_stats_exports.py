@@ -1,0 +1,84 @@
+"""Exports: the satisfaction view and raw ratings as streamed CSV and XLSX, masked."""
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+
+import factories as f
+import pytest
+import ratings_factories as rf
+
+from core.calendar import local_date
+from core.db import utcnow
+from core.models import Role
+from reports.stats import exports
+from reports.stats.service import Filters
+
+
+def _rated(dept, level=2):
+    return rf.rate(rf.event(dept), level, contact={"name": "张三丰", "phone": "13812345678"}, comment="电话13812345678")
+
+
+def _csv(response):
+    text = b"".join(response.response).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_raw_ratings_stream_masked(client):
+    dept, other = f.department(), f.department()
+    manager, handler = f.user(Role.MANAGER), f.user(Role.HANDLER, dept)
+    made = [_rated(dept, level) for level in (1, 4, 5)] + [_rated(other, 3)]
+    day = local_date(utcnow()).isoformat()
+    response = client.get(f"/api/v1/stats/ratings/export?from={day}&to={day}", headers=f.bearer(manager))
+    assert response.status_code == 200 and response.is_streamed
+    assert response.headers["Content-Disposition"] == f'attachment; filename="ratings-{day}-{day}.csv"'
+    rows = _csv(response)
+    assert rows[0] == list(exports.RATING_HEADER)
+    assert [int(r[0]) for r in rows[1:]] == sorted(r.id for r in made)
+    body = "\n".join(",".join(r) for r in rows)
+    assert "张三丰" not in body and "13812345678" not in body and "138****5678" in body
+    own = _csv(client.get(f"/api/v1/stats/ratings/export?from={day}&to={day}", headers=f.bearer(handler)))
+    assert {r[3] for r in own[1:]} == {dept.code}
+    hidden = client.get(f"/api/v1/stats/ratings/export?department={other.code}", headers=f.bearer(handler))
+    assert hidden.status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_statistics_view_exports(client, fmt):
+    dept = f.department()
+    manager = f.user(Role.MANAGER)
+    _rated(dept, 1)
+    _rated(dept, 5)
+    day = local_date(utcnow()).isoformat()
+    url = f"/api/v1/stats/satisfaction/export?from={day}&to={day}&group_by=department&department={dept.code}"
+    response = client.get(f"{url}&format={fmt}", headers=f.bearer(manager))
+    assert response.status_code == 200 and response.is_streamed
+    data = b"".join(response.response)
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+        assert rows[0] == list(exports.STATS_HEADER)
+        assert rows[1][:4] == ["", "all", "2", "2"] and rows[2][:3] == [str(dept.id), dept.name, "2"]
+        assert rows[2][-1] == "0.5"
+    else:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            sheet = book.read("xl/worksheets/sheet1.xml").decode()
+            strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in book.namelist() else ""
+        assert dept.name in sheet + strings and "satisfaction_rate" in sheet + strings
+    assert client.get(url, headers=f.bearer(f.user(Role.AGENT))).status_code == 403
+
+
+def test_xlsx_is_written_in_constant_memory_mode():
+    rows = ((i, f"name {i}") for i in range(3000))
+    with zipfile.ZipFile(io.BytesIO(b"".join(exports.xlsx_stream(("n", "name"), rows)))) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert 'r="A3001"' in sheet and "<t>name 2999</t>" in sheet  # inline strings: no string table kept
+
+
+def test_raw_rows_come_in_keyset_batches(ctx):
+    dept = f.department()
+    made = [_rated(dept, level) for level in (1, 2, 3, 4, 5)]
+    day = local_date(utcnow())
+    rows = exports.rating_rows(Filters(day, day, department_id=dept.id), batch=2)
+    assert isinstance(rows, Iterator)  # nothing is read before the first row is asked for
+    assert [row[0] for row in rows] == [r.id for r in made]
