@@ -59,19 +59,10 @@ def schedule_verification(rating: Any) -> Callback | RectificationCase:
     )
     if existing is not None:
         return existing
-    if not rating.contact_phone:
-        if rating.department_id is None:
-            # Nobody to call and nobody responsible: still a callback, for an agent to route.
-            return _new_callback(
-                Purpose.VERIFY_BAD_REVIEW,
-                "rating",
-                rating.id,
-                rating.created_at,
-                _cfg("CALLBACK_VERIFY_WORKING_DAYS"),
-                rating_id=rating.id,
-                region_code=rating.region_code,
-            )
+    if not rating.contact_phone and rating.department_id is not None:
         return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="anonymous bad review, no contact")
+    # With a phone: call to verify. With neither a phone nor a department: still a callback, so an
+    # agent routes it.
     return _new_callback(
         Purpose.VERIFY_BAD_REVIEW,
         "rating",

@@ -1,12 +1,13 @@
 """API: callbacks and their attempts, rectification cases, and the public feedback board."""
 
+from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
 from sqlalchemy import select
 
 from callbacks import service
-from callbacks.models import AttemptResult
+from callbacks.models import AttemptResult, RectificationCase
 from callbacks.schemas import (
     AssignIn,
     AttemptIn,
@@ -41,6 +42,16 @@ CASE_READERS = (Role.MANAGER, Role.HANDLER, Role.AGENT, Role.ADMIN)
 def _check_version(obj: Any, version: int | None) -> None:
     if version is not None and version != obj.version:
         raise Conflict("Changed by someone else; reload and try again.", {"version": [str(obj.version)]})
+
+
+def _case_step(case_id: int, version: int | None, step: Callable[[RectificationCase, User], Any]) -> RectificationCase:
+    """Load the case the caller may see, check its version, take the step, commit once."""
+    user = require_staff()
+    case = service.get_case(case_id, user)
+    _check_version(case, version)
+    step(case, user)
+    db.session.commit()
+    return case
 
 
 @blp.route("/callbacks")
@@ -134,12 +145,11 @@ class VerifyCase(MethodView):
     @blp.response(200, CaseOut)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """The department verifies an anonymous bad review (confirmed opens the case)."""
-        user = require_staff()
-        case = service.get_case(case_id, user)
-        _check_version(case, data["version"])
-        service.verify_case(case, user, data["confirmed"], data["note"])
-        db.session.commit()
-        return case
+        return _case_step(
+            case_id,
+            data["version"],
+            lambda case, user: service.verify_case(case, user, data["confirmed"], data["note"]),
+        )
 
 
 @blp.route("/cases/<int:case_id>/report")
@@ -149,12 +159,11 @@ class ReportCase(MethodView):
     @blp.response(200, CaseOut)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """The department reports what it did."""
-        user = require_staff()
-        case = service.get_case(case_id, user)
-        _check_version(case, data["version"])
-        service.submit_report(case, user, data["action_taken"], data["immediate"])
-        db.session.commit()
-        return case
+        return _case_step(
+            case_id,
+            data["version"],
+            lambda case, user: service.submit_report(case, user, data["action_taken"], data["immediate"]),
+        )
 
 
 @blp.route("/cases/<int:case_id>/accept")
@@ -164,12 +173,7 @@ class AcceptCase(MethodView):
     @blp.response(200, CaseOut)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """A manager accepts the report; the report-back callback is scheduled."""
-        user = require_staff()
-        case = service.get_case(case_id, user)
-        _check_version(case, data["version"])
-        service.accept_case(case, user, data["note"])
-        db.session.commit()
-        return case
+        return _case_step(case_id, data["version"], lambda case, user: service.accept_case(case, user, data["note"]))
 
 
 @blp.route("/cases/<int:case_id>/send-back")
@@ -179,12 +183,7 @@ class SendBackCase(MethodView):
     @blp.response(200, CaseOut)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """A manager sends the report back to the department."""
-        user = require_staff()
-        case = service.get_case(case_id, user)
-        _check_version(case, data["version"])
-        service.send_back(case, user, data["note"])
-        db.session.commit()
-        return case
+        return _case_step(case_id, data["version"], lambda case, user: service.send_back(case, user, data["note"]))
 
 
 @public_blp.route("/rectifications")
