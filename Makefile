@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Demo data for a first run on an empty database (`make run DEMO_RATINGS=1000000` for scale).
+DEMO_TICKETS ?= 2000
+DEMO_RATINGS ?= 20000
 export FLASK_APP := wsgi
 
 .PHONY: run test lint translations install install-dev bench clean
@@ -33,7 +36,7 @@ translations: $(STAMP)
 
 run: install
 	$(VENV)/bin/flask db upgrade
-	$(VENV)/bin/flask demo load --if-empty
+	$(VENV)/bin/flask demo load --if-empty --tickets $(DEMO_TICKETS) --ratings $(DEMO_RATINGS)
 	@echo "Demo sign-ins (username, role, password):"
 	@cat instance/demo-signins.txt 2>/dev/null || echo "  (see instance/demo-signins.txt of the first run)"
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C stops the server and the scheduler)"
