@@ -810,37 +810,23 @@ def _counted(start: date, end: date, include_default: bool, include_low_trust: b
     return conditions
 
 
-GROUP_COLUMNS: dict[str, Any] = {
-    "department": Rating.department_id,
-    "region": Rating.region_code,
-    "channel": Rating.channel,
-    "service": Rating.service_item_id,
-    "rater_type": Rating.rater_type,
-    "day": Rating.local_day,
-    "week": Rating.local_day,
-    "month": Rating.local_day,
-    "quarter": Rating.local_day,
-}
-
-
 def level_counts(
     start: date,
     end: date,
     *,
-    group_by: str | None = None,
     department_id: int | None = None,
     include_default: bool = False,
     include_low_trust: bool = True,
 ) -> list[tuple[Any, str, int, int]]:
-    """(group key, status, level, count) rows of first ratings on local days start..end."""
-    key = GROUP_COLUMNS[group_by] if group_by else None
-    columns = [key if key is not None else func.count().label("k"), Rating.status, Rating.level, func.count()]
-    stmt = select(*columns).where(and_(*_counted(start, end, include_default, include_low_trust)))
+    """(None, status, level, count) rows of first ratings on local days start..end, straight from
+    the ratings table (the statistics API reads the rollups in reports.stats instead)."""
+    stmt = select(Rating.status, Rating.level, func.count()).where(
+        and_(*_counted(start, end, include_default, include_low_trust))
+    )
     if department_id is not None:
         stmt = stmt.where(Rating.department_id == department_id)
-    grouping = [Rating.status, Rating.level] + ([key] if key is not None else [])
-    rows = db.session.execute(stmt.group_by(*grouping)).all()
-    return [(row[0] if key is not None else None, str(row[1].value), int(row[2]), int(row[3])) for row in rows]
+    rows = db.session.execute(stmt.group_by(Rating.status, Rating.level)).all()
+    return [(None, str(row[0].value), int(row[1]), int(row[2])) for row in rows]
 
 
 def summarize(rows: Sequence[tuple[Any, str, int, int]]) -> dict[str, Any]:
@@ -878,52 +864,3 @@ def satisfaction_summary(
         include_low_trust=include_low_trust,
     )
     return summarize(rows)
-
-
-def _period_key(day: date, group_by: str) -> str:
-    if group_by == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    if group_by == "month":
-        return f"{day.year}-{day.month:02d}"
-    if group_by == "quarter":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    return day.isoformat()
-
-
-def _group_labels(group_by: str, keys: Sequence[Any]) -> dict[Any, str]:
-    from ratings.labels import CHANNEL_LABELS, RATER_TYPE_LABELS, label
-
-    ids = [k for k in keys if k is not None]
-    if group_by == "department":
-        return dict(db.session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all())
-    if group_by == "service":
-        stmt = select(ServiceItem.id, ServiceItem.name).where(ServiceItem.id.in_(ids))
-        return dict(db.session.execute(stmt).all())
-    if group_by == "region":
-        return dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(ids))).all())
-    if group_by == "channel":
-        return {k: label(CHANNEL_LABELS, k) for k in ids}
-    if group_by == "rater_type":
-        return {k: label(RATER_TYPE_LABELS, k) for k in ids}
-    return {k: str(k) for k in ids}
-
-
-def satisfaction_groups(start: date, end: date, group_by: str, **kw: Any) -> list[dict[str, Any]]:
-    """The summary's figures for each department, region, channel, service item, rater type or
-    period (day, ISO week, month, quarter) that has ratings, in key order."""
-    buckets: dict[Any, list[tuple[Any, str, int, int]]] = {}
-    for key, status, level, count in level_counts(start, end, group_by=group_by, **kw):
-        if isinstance(key, date):
-            key = _period_key(key, group_by)
-        buckets.setdefault(key, []).append((key, status, level, count))
-    names = _group_labels(group_by, list(buckets))
-    ordered = sorted(buckets, key=lambda k: (k is None, str(k) if not isinstance(k, int) else f"{k:012d}"))
-    return [
-        {
-            "key": "" if key is None else str(key),
-            "label": names.get(key, "") if key is not None else "-",
-            **summarize(buckets[key]),
-        }
-        for key in ordered
-    ]
