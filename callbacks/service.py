@@ -18,10 +18,10 @@ from callbacks.models import (
     Purpose,
     RectificationCase,
 )
-from core.auth import ensure_visible, visible_department_id
+from core.auth import get_visible, visible_department_id
 from core.calendar import deadline_after, local_date
 from core.db import db, utcnow
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.models import User
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
@@ -156,12 +156,7 @@ def _finish(callback: Callback, status: CallbackStatus, outcome: str) -> None:
 
 
 def get_callback(callback_id: int, user: User | None = None) -> Callback:
-    callback = db.session.get(Callback, callback_id)
-    if callback is None:
-        raise NotFound("Callback not found.")
-    if user is not None:
-        ensure_visible(user, callback.department_id, "Callback")
-    return callback
+    return get_visible(Callback, callback_id, user, "Callback")
 
 
 def record_attempt(
@@ -298,12 +293,7 @@ def _start_clock(case: RectificationCase) -> None:
 
 
 def get_case(case_id: int, user: User | None = None) -> RectificationCase:
-    case = db.session.get(RectificationCase, case_id)
-    if case is None:
-        raise NotFound("Case not found.")
-    if user is not None:
-        ensure_visible(user, case.department_id, "Case")
-    return case
+    return get_visible(RectificationCase, case_id, user, "Case")
 
 
 def _require(case: RectificationCase, *allowed: CaseStatus) -> str:

@@ -187,5 +187,19 @@ def ensure_visible(user: User, department_id: int | None, what: str = "Object") 
         raise NotFound(f"{what} not found.")
 
 
+T = TypeVar("T")
+
+
+def get_visible(model: type[T], ident: Any, user: User | None, what: str) -> T:
+    """The row of `model` with this id, 404 when there is none or when `user` is a handler of
+    another department (None: the system, which sees everything). The row needs `department_id`."""
+    row = db.session.get(model, ident) if ident is not None else None
+    if row is None:
+        raise NotFound(f"{what} not found.")
+    if user is not None:
+        ensure_visible(user, row.department_id, what)  # type: ignore[attr-defined]
+    return row
+
+
 def init_auth(app: Flask) -> None:
     login_manager.init_app(app)

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.auth import ensure_visible, token_digest, visible_department_id
+from core.auth import ensure_visible, get_visible, token_digest, visible_department_id
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
@@ -182,12 +182,7 @@ def create_service_event(data: Mapping[str, Any], actor: User | None = None) -> 
 
 
 def get_event(event_id: int, user: User | None = None) -> ServiceEvent:
-    event = db.session.get(ServiceEvent, event_id)
-    if event is None:
-        raise NotFound("Service event not found.")
-    if user is not None:
-        ensure_visible(user, event.department_id, "Service event")
-    return event
+    return get_visible(ServiceEvent, event_id, user, "Service event")
 
 
 def event_rating(event: ServiceEvent, assess_number: int = 1) -> Rating | None:
@@ -250,12 +245,7 @@ def create_standing_code(data: Mapping[str, Any], actor: User | None = None) -> 
 
 
 def get_standing_code(code_id: int, user: User | None = None) -> StandingCode:
-    code = db.session.get(StandingCode, code_id)
-    if code is None:
-        raise NotFound("Standing QR code not found.")
-    if user is not None:
-        ensure_visible(user, code.department_id, "Standing QR code")
-    return code
+    return get_visible(StandingCode, code_id, user, "Standing QR code")
 
 
 def revoke_standing_code(code: StandingCode, actor: User) -> StandingCode:
@@ -541,12 +531,7 @@ def give_default_rating(token: RatingToken) -> int:
 
 
 def get_rating(rating_id: int | None, user: User | None = None) -> Rating:
-    rating = db.session.get(Rating, rating_id) if rating_id is not None else None
-    if rating is None:
-        raise NotFound("Rating not found.")
-    if user is not None:
-        ensure_visible(user, rating.department_id, "Rating")
-    return rating
+    return get_visible(Rating, rating_id, user, "Rating")
 
 
 def ratings_query(user: User, filters: Mapping[str, Any]) -> Select[Rating]:
@@ -758,12 +743,7 @@ def decide_appeal(appeal: RatingAppeal, manager: User, uphold: bool, note: str =
 
 
 def get_appeal(appeal_id: int, user: User | None = None) -> RatingAppeal:
-    appeal = db.session.get(RatingAppeal, appeal_id)
-    if appeal is None:
-        raise NotFound("Appeal not found.")
-    if user is not None:
-        ensure_visible(user, appeal.department_id, "Appeal")
-    return appeal
+    return get_visible(RatingAppeal, appeal_id, user, "Appeal")
 
 
 def appeals_query(user: User, status: str | None = None) -> Select[RatingAppeal]:
