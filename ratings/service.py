@@ -26,6 +26,7 @@ from core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from core.models import Department, Region, Role, ServiceItem, User
 from core.notify import notify, staff_with_role
 from core.privacy import is_valid_phone, normalize_phone
+from core.refdata import department_ref, service_item_ref
 from core.signals import appeal_decided, rating_recorded
 from ratings import links
 from ratings.labels import DIMENSIONS
@@ -116,21 +117,11 @@ def issue_token(event: ServiceEvent, assess_number: int = 1, token: str | None =
 
 
 def department_by_code(code: str | None) -> Department | None:
-    if not code:
-        return None
-    dept = db.session.scalar(select(Department).where(Department.code == code))
-    if dept is None:
-        raise ValidationFailed("Unknown department.", {"department": [f"No department with code {code}."]})
-    return dept
+    return department_ref(code, "department")
 
 
 def _service_item(code: str | None) -> ServiceItem | None:
-    if not code:
-        return None
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code))
-    if item is None:
-        raise ValidationFailed("Unknown service item.", {"service_item": [f"No service item with code {code}."]})
-    return item
+    return service_item_ref(code, "service_item")
 
 
 def _region_code(code: str | None) -> str | None:
