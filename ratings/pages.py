@@ -161,6 +161,7 @@ def submit(token: str) -> Any:
         context = _form_context(target, request.form, _page_errors(error))
         return render_template("ratings/rate.html", token=token, **context), 422
     except (NotFound, Gone, Conflict) as error:
+        db.session.rollback()  # a lost race ends the transaction (see service.record_rating)
         return _link_state(error)
     db.session.commit()
     session[RATED_KEY] = {

@@ -290,10 +290,18 @@ def resolve_token(token: str) -> RatingTarget:
     """The target of a token: 404 unknown, 409 already used (or rated), 410 expired or replaced."""
     if is_standing_token(token):
         return _standing_target(token)
-    row = db.session.scalar(select(RatingToken).where(RatingToken.token_hash == token_digest(token)))
-    if row is None:
+    # One query: the token, its event, and whether its round is rated already.
+    rated = and_(Rating.event_id == RatingToken.event_id, Rating.assess_number == RatingToken.assess_number)
+    found = db.session.execute(
+        select(RatingToken, Rating.id)
+        .outerjoin(Rating, rated)
+        .where(RatingToken.token_hash == token_digest(token))
+        .limit(1)
+    ).first()
+    if found is None:
         raise NotFound("This rating link is not valid.")
-    if row.status == TokenStatus.USED or event_rating(row.event, row.assess_number) is not None:
+    row, rating_id = found
+    if row.status == TokenStatus.USED or rating_id is not None:
         raise Conflict("This service has already been rated with this link.")
     if row.status != TokenStatus.ACTIVE or row.expires_at <= utcnow():
         raise Gone("This rating link has expired.")
@@ -339,10 +347,11 @@ def rate_with_token(token: str, level: int, channel: int | None = None, **fields
     _validate_citizen_input(level, channel, fields)
     if target.standing is not None:
         event = _event_for_standing(target.standing)
-        return record_rating(event, level, channel, low_trust=True, **fields)
+        return record_rating(event, level, channel, low_trust=True, fresh=True, **fields)
     assert target.token is not None and target.event is not None
     _claim(target.token)
-    return record_rating(target.event, level, channel, assess_number=target.assess_number, **fields)
+    # resolve_token has just found the round unrated; the unique key settles any race.
+    return record_rating(target.event, level, channel, assess_number=target.assess_number, fresh=True, **fields)
 
 
 # --- recording a rating -------------------------------------------------------------------
@@ -429,11 +438,19 @@ def _check_round(event: ServiceEvent, assess_number: int) -> None:
         raise Conflict("This service event has already been rated.")
 
 
-def _insert(rating: Rating) -> None:
-    """Insert under the (event, assess_number) unique constraint: the database has the last word."""
+def _insert(rating: Rating, savepoint: bool) -> None:
+    """Insert under the (event, assess_number) unique constraint: the database has the last word.
+
+    With `savepoint`, a conflict leaves the caller's transaction usable (a job rating many events
+    goes on); without, the Conflict ends the request and its transaction, two statements sooner.
+    """
     try:
-        with db.session.begin_nested():
+        if savepoint:
+            with db.session.begin_nested():
+                db.session.add(rating)
+        else:
             db.session.add(rating)
+            db.session.flush()
     except IntegrityError as exc:
         raise Conflict("This service event has already been rated.") from exc
 
@@ -453,8 +470,12 @@ def record_rating(
     is_default: bool = False,
     low_trust: bool = False,
     recorded_by: User | None = None,
+    fresh: bool = False,
 ) -> Rating:
     """Store a rating of `event` and announce it (`rating_recorded`, in this transaction).
+
+    `fresh`: the caller has just found this round unrated (a citizen's token) and the request
+    ends on a Conflict, so the round is not looked up again and no savepoint is taken.
 
     The level is stored as given, always; a satisfied level whose comment reads clearly negative
     is flagged `hidden_bad`. Without a contact of its own (and unless anonymous), the rating
@@ -467,7 +488,8 @@ def record_rating(
     name, phone = _clean_contact(contact, anonymous)
     if not anonymous and not (name or phone):
         name, phone = event.contact_name, event.contact_phone
-    _check_round(event, assess_number)
+    if not fresh:
+        _check_round(event, assess_number)
     sentiment = score_comment(comment)
     now = utcnow()
     rating = Rating(
@@ -495,7 +517,7 @@ def record_rating(
         created_at=now,
         recorded_by_id=recorded_by.id if recorded_by else None,
     )
-    _insert(rating)
+    _insert(rating, savepoint=not fresh)
     _audit(
         "rating.recorded",
         recorded_by,

@@ -86,8 +86,11 @@ def _refuse_staff() -> None:
         raise Forbidden("Staff may not submit a citizen's rating.")
 
 
+RATING_OUT = RatingOut()  # one instance: schemas are stateless once built, and building costs
+
+
 def _created(rating: Any) -> Response:
-    response = jsonify(RatingOut().dump(rating))
+    response = jsonify(RATING_OUT.dump(rating))
     response.status_code = 201
     return response
 
@@ -117,9 +120,9 @@ class Ratings(MethodView):
         _refuse_staff()
         key = idempotency.key_from(request.headers.get(idempotency.HEADER))
         if key is None:
-            rating = _rate(data)
+            response = _created(_rate(data))  # dumped before commit: no re-read of the row after
             db.session.commit()
-            return _created(rating)
+            return response
         fingerprint = idempotency.fingerprint(data)
         replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
         if replay is not None:

@@ -10,9 +10,10 @@ connection, so they commit or roll back with the ratings. Bulk loaders that bypa
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, bindparam, event, inspect
 from sqlalchemy.orm import Session
 
 from ratings.models import RaterType, Rating, RatingStatus
@@ -108,14 +109,31 @@ def _coarse(deltas: Deltas) -> Deltas:
     return coarse
 
 
-def _insert(connection: Connection, model: Any) -> Any:
-    if connection.dialect.name == "postgresql":
+def _insert(dialect: str, model: Any) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
 
         return insert(model)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model)
+
+
+@cache
+def _upsert_statement(dialect: str, model: Any, keys: tuple[str, ...]) -> Any:
+    """INSERT .. ON CONFLICT (keys) DO UPDATE adding the counts: built once per dialect and table,
+    executed with one parameter set per key (its compiled form is cached by SQLAlchemy)."""
+    table = model.__table__
+    stmt = _insert(dialect, model).values({c: bindparam(c) for c in (*keys, *COUNT_COLUMNS)})
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS}
+    )
+
+
+@cache
+def _version_statement(dialect: str) -> Any:
+    stmt = _insert(dialect, StatsVersion).values(id=1, token=bindparam("token"))
+    return stmt.on_conflict_do_update(index_elements=["id"], set_={"token": stmt.excluded.token})
 
 
 def _upsert(connection: Connection, model: Any, keys: tuple[str, ...], deltas: Deltas) -> None:
@@ -126,18 +144,12 @@ def _upsert(connection: Connection, model: Any, keys: tuple[str, ...], deltas: D
         {**dict(zip(keys, key, strict=True)), **{c: deltas[key].get(c, 0) for c in COUNT_COLUMNS}}
         for key in sorted(deltas)
     ]
-    stmt = _insert(connection, model).values(rows)
-    table = model.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS}
-    )
-    connection.execute(stmt)
+    connection.execute(_upsert_statement(connection.dialect.name, model, keys), rows)
 
 
 def bump_version(connection: Connection) -> None:
     """A new random token: results computed under the old one are out of date."""
-    stmt = _insert(connection, StatsVersion).values(id=1, token=uuid.uuid4().hex)
-    connection.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"token": stmt.excluded.token}))
+    connection.execute(_version_statement(connection.dialect.name), {"token": uuid.uuid4().hex})
 
 
 def apply(session: Session, deltas: Deltas) -> None:
