@@ -296,7 +296,8 @@ class WorkingHours:
         first, last = start.date(), end.date()
         if first == last:
             return self._office(first, start, end)
-        middle = self._working_before(last) - self._working_before(first + timedelta(days=1))
+        earlier = self._working_before(first + timedelta(days=1))  # first: it may move the base day
+        middle = self._working_before(last) - earlier
         full_day = max(self.closes - self.opens, 0)
         return self._office(first, start, end) + middle * full_day + self._office(last, start, end)
 
@@ -389,7 +390,7 @@ class OverdueItem:
 
     kind: str  # "callback" | "case"
     id: int
-    purpose: str
+    detail: str  # a callback's purpose, a case's status
     department: str
     due_at: datetime
     late: timedelta
