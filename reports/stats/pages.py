@@ -1,19 +1,21 @@
 """The manager dashboard: headline figures against the 95% line, the trend, departments and
-regions worst first, the channel split, the bad-review funnel and what is overdue. Charts are SVG
-drawn here; a department handler sees their own department's dashboard."""
+regions worst first, the channel split, the bad-review funnel and what is overdue (counts and a list,
+longest overdue first). Charts are SVG drawn here; a department handler sees their own department's
+dashboard."""
 
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from core.auth import require_staff, roles_required, visible_department_id
 from core.calendar import local_date
 from core.db import utcnow
-from core.models import Role
+from core.models import Role, User
 from ratings.labels import CHANNEL_LABELS, label
 from reports.stats import charts, kpis, service
 
@@ -74,17 +76,59 @@ def _charts(filters: service.Filters, trend_by: str, target: float, funnel: dict
     }
 
 
+# Who may open the callbacks worklist (callbacks/pages.py); others see the callback's number only.
+CALLBACK_WORKERS = (Role.AGENT, Role.MANAGER)
+
+
+def _late(late: timedelta) -> str:
+    days, seconds = late.days, late.seconds
+    if days:
+        return _("%(days)s d %(hours)s h", days=days, hours=seconds // 3600)
+    return _("%(hours)s h %(minutes)s min", hours=seconds // 3600, minutes=seconds % 3600 // 60)
+
+
+def _overdue_rows(filters: kpis.KpiFilters, user: User) -> tuple[list[dict[str, Any]], int]:
+    """The overdue list with a link to where each item is worked on, when the viewer may go there."""
+    items, total = kpis.overdue_list(filters)
+    endpoints = current_app.view_functions
+    purposes = {
+        "verify_bad_review": _("Bad review verification callback"),
+        "ticket_satisfaction": _("Ticket satisfaction callback"),
+        "rectification_report": _("Rectification report-back callback"),
+        "open": _("Rectification case, open"),
+        "submitted": _("Rectification case, reported"),
+    }
+    rows = []
+    for item in items:
+        link = None
+        if item.kind == "case" and "callbacks_pages.case_detail" in endpoints:
+            link = url_for("callbacks_pages.case_detail", case_id=item.id)
+        elif item.kind == "callback" and user.role in CALLBACK_WORKERS and "callbacks_pages.worklist" in endpoints:
+            link = url_for("callbacks_pages.worklist", _anchor=f"callback-{item.id}")
+        rows.append(
+            {
+                "item": item,
+                "what": purposes.get(item.detail, item.detail),
+                "late": _late(item.late),
+                "link": link,
+            }
+        )
+    return rows, total
+
+
 @bp.route("/stats")
 @roles_required(*VIEWERS)
 def dashboard() -> str:
     start, end = _range()
     trend_by = request.args.get("trend", "day")
     trend_by = trend_by if trend_by in TRENDS else "day"
-    scope = visible_department_id(require_staff())
+    user = require_staff()
+    scope = visible_department_id(user)
     filters = service.Filters(start, end, department_id=scope)
     kpi_filters = kpis.KpiFilters(start, end, department_id=scope)
     target = float(current_app.config["SATISFACTION_TARGET"])
     funnel = kpis.funnel(kpi_filters)
+    overdue_rows, overdue_total = _overdue_rows(kpi_filters, user)
     return render_template(
         "stats/dashboard.html",
         start=start,
@@ -95,5 +139,7 @@ def dashboard() -> str:
         summary=service.satisfaction(replace(filters)),
         figures=kpis.kpis(kpi_filters),
         charts=_charts(filters, trend_by, target, funnel),
+        overdue_rows=overdue_rows,
+        overdue_total=overdue_total,
         scoped=scope is not None,
     )

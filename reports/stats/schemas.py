@@ -5,9 +5,18 @@ from marshmallow import Schema, fields, validate
 from core.schemas import CODE, InSchema
 from hotline.models import TicketType
 from ratings.schemas import SatisfactionOut
+from reports.stats.kpis import KPI_GROUP_BY
 from reports.stats.service import GROUP_BY
 
-__all__ = ["ExportQuery", "KpiOut", "KpiQuery", "PublicSatisfactionOut", "SatisfactionOut", "SatisfactionQuery"]
+__all__ = [
+    "ExportQuery",
+    "KpiOut",
+    "KpiQuery",
+    "PublicSatisfactionOut",
+    "SatisfactionOut",
+    "SatisfactionQuery",
+    "TicketExportQuery",
+]
 
 
 class SatisfactionQuery(InSchema):
@@ -22,15 +31,30 @@ class SatisfactionQuery(InSchema):
     include_default = fields.Bool(load_default=False, metadata={"description": "Count system default ratings."})
 
 
-class KpiQuery(InSchema):
-    from_ = fields.Date(data_key="from", required=True, metadata={"description": "First Asia/Shanghai day."})
-    to = fields.Date(required=True, metadata={"description": "Last Asia/Shanghai day, included."})
-    department = fields.Str(validate=CODE, metadata={"description": "Department code."})
+class TicketFilterQuery(InSchema):
+    department = fields.Str(validate=CODE, metadata={"description": "Department code (the lead department)."})
     region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
     type = fields.Str(
         validate=validate.OneOf([t.value for t in TicketType]), metadata={"description": "Ticket type (tickets only)."}
     )
     enterprise = fields.Bool(metadata={"description": "涉企 tickets only (true) or none of them (false)."})
+
+
+class KpiQuery(TicketFilterQuery):
+    from_ = fields.Date(data_key="from", required=True, metadata={"description": "First Asia/Shanghai day."})
+    to = fields.Date(required=True, metadata={"description": "Last Asia/Shanghai day, included."})
+    group_by = fields.Str(
+        validate=validate.OneOf(KPI_GROUP_BY),
+        metadata={"description": "Also give every figure per department, region or Asia/Shanghai period."},
+    )
+
+
+class TicketExportQuery(TicketFilterQuery):
+    from_ = fields.Date(
+        data_key="from", metadata={"description": "First Asia/Shanghai day of creation (default: to - 29)."}
+    )
+    to = fields.Date(metadata={"description": "Last Asia/Shanghai day of creation, included (default: today)."})
+    format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
 
 
 class Ratio(Schema):
@@ -44,15 +68,38 @@ class Overdue(Schema):
     rectifications = fields.Int()
 
 
-class KpiOut(Schema):
-    from_ = fields.Date(data_key="from", attribute="from")
-    to = fields.Date()
+class HandlingHours(Schema):
+    tickets = fields.Int(metadata={"description": "Tickets closed in the range."})
+    total = fields.Float(metadata={"description": "Their working hours from the last dispatch to the reply."})
+    average = fields.Float(allow_none=True, metadata={"description": "total / tickets (null without tickets)."})
+
+
+class KpiFigures(Schema):
     bad_review_callback_timeliness = fields.Nested(Ratio, metadata={"description": "差评回访及时率"})
     rectification_on_time = fields.Nested(Ratio, metadata={"description": "整改按期率"})
     on_time_completion = fields.Nested(Ratio, metadata={"description": "按时办结率 (12345)"})
     callback_rate = fields.Nested(Ratio, metadata={"description": "回访率 (12345)"})
+    resolution_rate = fields.Nested(
+        Ratio,
+        metadata={"description": "解决率 (12345): answered satisfaction callbacks that did not reopen the ticket"},
+    )
     enterprise_share = fields.Nested(Ratio, metadata={"description": "涉企 share of tickets"})
+    handling_hours = fields.Nested(HandlingHours, metadata={"description": "办理时长 in working hours (12345)"})
+
+
+class KpiGroup(KpiFigures):
+    key = fields.Str(metadata={"description": 'Department id, region code or period; "" for none.'})
+    label = fields.Str()
+    overdue = fields.Nested(Overdue, allow_none=True, metadata={"description": "null when grouped by period."})
+
+
+class KpiOut(KpiFigures):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
     overdue = fields.Nested(Overdue)
+    groups = fields.List(
+        fields.Nested(KpiGroup), metadata={"description": "Only with `group_by`: the same figures per group."}
+    )
 
 
 class ExportQuery(SatisfactionQuery):

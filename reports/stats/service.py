@@ -125,7 +125,7 @@ def _names(stmt: Any) -> dict[Any, str]:
     return {key: str(name) for key, name in db.session.execute(stmt)}
 
 
-def _labels(group_by: str, keys: Sequence[Any]) -> Mapping[Any, str]:
+def labels(group_by: str, keys: Sequence[Any]) -> Mapping[Any, str]:
     if group_by == "department":
         return _names(select(Department.id, Department.name).where(Department.id.in_(keys)))
     if group_by == "service":
@@ -139,7 +139,7 @@ def _labels(group_by: str, keys: Sequence[Any]) -> Mapping[Any, str]:
     return {k: str(k) for k in keys}
 
 
-def _order(key: Any) -> tuple[bool, str]:
+def group_order(key: Any) -> tuple[bool, str]:
     return key is None, f"{key:012d}" if isinstance(key, int) else str(key)
 
 
@@ -152,14 +152,14 @@ def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
         for i, n in enumerate(numbers):
             bucket[i] += n
     buckets = {k: v for k, v in buckets.items() if any(v)}
-    names = _labels(group_by, [k for k in buckets if k is not None])
+    names = labels(group_by, [k for k in buckets if k is not None])
     return [
         {
             "key": "" if key is None else str(key),
             "label": "-" if key is None else names.get(key, ""),
             **figures(buckets[key]),
         }
-        for key in sorted(buckets, key=_order)
+        for key in sorted(buckets, key=group_order)
     ]
 
 

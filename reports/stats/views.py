@@ -1,4 +1,5 @@
-"""Statistics API: `GET /api/v1/stats/satisfaction` (API.md) read from the rollups."""
+"""Statistics API: `GET /api/v1/stats/satisfaction` (API.md) read from the rollups, the KPIs, and
+the streamed exports."""
 
 from dataclasses import replace
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ from reports.stats.schemas import (
     PublicSatisfactionOut,
     SatisfactionOut,
     SatisfactionQuery,
+    TicketExportQuery,
 )
 
 blp = api_blueprint("stats", __name__, "/stats", "Satisfaction statistics (满意率) from rollups")
@@ -75,7 +77,7 @@ class Satisfaction(MethodView):
 
 
 def _kpi_filters(args: dict[str, Any]) -> KpiFilters:
-    """A handler sees their own department's KPIs; another department is 404."""
+    """A handler sees their own department's KPIs and tickets; another department is 404."""
     start, end = period(args)
     department_id = refdata.get_department(args["department"]).id if args.get("department") else None
     scope = visible_department_id(require_staff())
@@ -99,12 +101,15 @@ class Kpis(MethodView):
     @blp.arguments(KpiQuery, location="query")
     @blp.response(200, KpiOut)
     def get(self, args: dict[str, Any]) -> Any:
-        """差评回访及时率, 整改按期率, 12345 按时办结率, 回访率, 涉企 share, and what is overdue now.
+        """差评回访及时率, 整改按期率, 12345 按时办结率, 回访率, 解决率, 涉企 share, handling time in
+        working hours, and what is overdue now.
 
         Each rate is `{numerator, denominator, rate}` (rate null when nothing counts); see
-        docs/statistics.md for the definitions. A handler sees their own department only.
+        docs/statistics.md for the definitions. `group_by` adds `groups`, the same figures per
+        department, region or period (`overdue` per department or region only). A handler sees
+        their own department only.
         """
-        return kpis(_kpi_filters(args))
+        return kpis(_kpi_filters(args), args.get("group_by"))
 
 
 FILE_DOC = {
@@ -158,6 +163,22 @@ class RatingsExport(MethodView):
             filters = replace(filters, department_id=scope)
         name = f"ratings-{filters.start}-{filters.end}"
         return _download(name, args["format"], exports.RATING_HEADER, exports.rating_rows(filters))
+
+
+@blp.route("/tickets/export")
+class TicketsExport(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(TicketExportQuery, location="query")
+    @blp.doc(**FILE_DOC)
+    def get(self, args: dict[str, Any]) -> Response:
+        """12345 tickets created on the days asked for (default: the last 30) as CSV or XLSX, in id
+        order, streamed, with their deadlines, on-time flag and handling time in working hours.
+        Callers' names and phones are masked (nothing of a confidential caller is shown), numbers
+        in the text scrubbed, addresses cut at the district. A handler gets the tickets their
+        department leads; another department is 404."""
+        filters = _kpi_filters(args)
+        name = f"tickets-{filters.start}-{filters.end}"
+        return _download(name, args["format"], exports.TICKET_HEADER, exports.ticket_rows(filters))
 
 
 @public_blp.route("/satisfaction")

@@ -2,6 +2,7 @@
 scripts; a handler sees their own department's figures and no ranking."""
 
 import re
+from datetime import date
 
 import factories as f
 import ratings_factories as rf
@@ -47,3 +48,70 @@ def test_the_public_board_shows_satisfaction_by_department(client):
     assert row == {"name": "海口市公开测试局", "valid": 4, "satisfaction_rate": 0.75}
     assert body["days"] == 30 and body["target"] == 0.95
     assert "张" not in str(body) and "138" not in str(body)
+
+
+def _overdue_work(dept, hours_late):
+    """A pending verification callback and an open case, both `hours_late` hours past due."""
+    from datetime import timedelta
+
+    from stats_support import rating
+
+    from callbacks.models import Callback, CaseStatus, Purpose, RectificationCase
+    from core.db import db, utcnow
+
+    due = utcnow() - timedelta(hours=hours_late)
+    callback = Callback(
+        purpose=Purpose.VERIFY_BAD_REVIEW,
+        subject_type="rating",
+        subject_id=0,
+        department_id=dept.id,
+        region_code=dept.region_code,
+        due_at=due,
+    )
+    bad = rating(due, 1, dept)
+    db.session.add(callback)
+    db.session.flush()
+    case = RectificationCase(
+        rating_id=bad.id, department_id=dept.id, region_code=dept.region_code, status=CaseStatus.OPEN, due_at=due
+    )
+    db.session.add(case)
+    db.session.commit()
+    return callback, case
+
+
+def test_the_dashboard_lists_what_is_overdue_worst_first(client):
+    dept, other = f.department(name="海口市逾期测试局"), f.department(name="三亚市逾期测试局")
+    recent_callback, recent_case = _overdue_work(dept, 3)
+    old_callback, old_case = _overdue_work(other, 24 * 3 + 5)
+    f.login(client, f.user(Role.MANAGER))
+    html = client.get("/stats?lang=en").get_data(as_text=True)
+    section = html.split('id="overdue"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr>.*?</tr>", section.split("<tbody>")[1], re.S)
+    assert len(rows) == 4
+    assert "三亚市逾期测试局" in rows[0] and "海口市逾期测试局" in rows[-1]
+    assert f'href="/cases/{old_case.id}"' in section
+    assert f'href="/callbacks#callback-{old_callback.id}"' in section
+    assert "3 d 5 h" in rows[0] and re.search(r"[23] h \d+ min", rows[-1])
+    assert " style=" not in html
+
+    f.login(client, f.user(Role.HANDLER, dept))
+    section = client.get("/stats?lang=en").get_data(as_text=True).split('id="overdue"')[1].split("</section>")[0]
+    assert "三亚市逾期测试局" not in section and f"/cases/{recent_case.id}" in section
+    assert "/callbacks#" not in section and f"#{recent_callback.id}" in section  # no worklist for handlers
+
+
+def test_the_overdue_list_is_capped_with_the_total(client):
+    from reports.stats import kpis
+
+    dept = f.department()
+    for hours in range(1, 13):
+        _overdue_work(dept, hours)
+    today = date.today()  # the range does not matter: overdue is "now"
+    items, total = kpis.overdue_list(kpis.KpiFilters(today, today, department_id=dept.id))
+    assert total == 24 and len(items) == kpis.OVERDUE_LIST
+    assert [i.due_at for i in items] == sorted(i.due_at for i in items)
+    f.login(client, f.user(Role.MANAGER))
+    html = client.get("/stats?lang=en").get_data(as_text=True)
+    assert "The 20 longest overdue of 24." in html
+    html = client.get("/stats?lang=zh").get_data(as_text=True)
+    assert "超期最久的 20 项，共 24 项。" in html
