@@ -20,7 +20,8 @@ def case_status_label(value: str) -> str:
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from callbacks import jobs, listeners, pages, views
+    from callbacks import demo, jobs, listeners, pages, views
+    from core.demo import register_demo_finisher
     from core.pages import add_nav_link
 
     api.register_blueprint(views.blp)
@@ -29,6 +30,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.jinja_env.globals["case_status_label"] = case_status_label
     listeners.connect()
     jobs.register_jobs(app.config["FOLLOW_UP_SWEEP_SECONDS"])
+    # The demo loaders write in bulk, without signals: give the demo's history its callbacks.
+    register_demo_finisher("callbacks", demo.load_demo_history)
     add_nav_link("callbacks_pages.worklist", _l("Callback worklist"), "agent", "manager")
     add_nav_link("callbacks_pages.cases", _l("Rectification cases"), "manager", "handler", "admin", "agent")
     add_nav_link("callbacks_pages.feedback", _l("Public feedback board"), "admin", "manager", "agent", "handler")

@@ -24,7 +24,13 @@ def _coerce(raw: str, default: Any) -> Any:
         return int(raw)
     if isinstance(default, float):
         return float(raw)
-    if isinstance(default, (dict, list)):
+    if isinstance(default, dict):
+        # A mapping names the keys it changes; the others keep their defaults.
+        loaded = json.loads(raw)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"expected a JSON object, got {raw!r}")
+        return {**default, **loaded}
+    if isinstance(default, list):
         return json.loads(raw)
     return raw
 

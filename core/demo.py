@@ -213,7 +213,9 @@ def demo_load(tickets: int, ratings: int, seed: int, if_empty: bool) -> None:
         loader = _loaders.get(kind)
         if loader is None:
             raise click.ClickException(f"--{kind} is not available in this version")
-        with click.progressbar(length=count, label=f"{kind:>8}", file=sys.stderr) as bar:
+        # A bar on a terminal; elsewhere (make run's log, CI) just the count printed below.
+        hidden = not sys.stderr.isatty()
+        with click.progressbar(length=count, label=f"{kind:>8}", file=sys.stderr, hidden=hidden) as bar:
             _progress.append(bar.update)
             try:
                 made = loader(count, rng)

@@ -48,6 +48,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+QUIET_LIBRARIES = ("apscheduler",)
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
@@ -58,6 +61,10 @@ def configure_logging(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO; its warnings still show, LOG_LEVEL=DEBUG shows all.
+    if logging.getLevelName(level) != logging.DEBUG:
+        for name in QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 request_log = logging.getLogger("haocha.request")

@@ -22,6 +22,7 @@ All data is loaded once per process, lazily, or eagerly by :func:`warm_up`
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -35,6 +36,8 @@ import jieba
 from textblob import TextBlob
 from textblob.base import CONTINUOUS, BaseSentimentAnalyzer
 from textblob.en.sentiments import PatternAnalyzer
+
+jieba.setLogLevel(logging.WARNING)  # it logs building its dictionary at DEBUG, to its own handler
 
 __all__ = [
     "DEFAULT_NEGATIVE_THRESHOLD",

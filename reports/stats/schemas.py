@@ -41,8 +41,8 @@ class TicketFilterQuery(InSchema):
 
 
 class KpiQuery(TicketFilterQuery):
-    from_ = fields.Date(data_key="from", required=True, metadata={"description": "First Asia/Shanghai day."})
-    to = fields.Date(required=True, metadata={"description": "Last Asia/Shanghai day, included."})
+    from_ = fields.Date(data_key="from", metadata={"description": "First Asia/Shanghai day (default: to - 29)."})
+    to = fields.Date(metadata={"description": "Last Asia/Shanghai day, included (default: today)."})
     group_by = fields.Str(
         validate=validate.OneOf(KPI_GROUP_BY),
         metadata={"description": "Also give every figure per department, region or Asia/Shanghai period."},

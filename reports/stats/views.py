@@ -126,7 +126,7 @@ FILE_DOC = {
 
 def _download(name: str, fmt: str, header: Any, rows: Any) -> Response:
     stream = exports.STREAMERS[fmt](header, rows)
-    response = Response(stream_with_context(stream), mimetype=exports.MEDIA_TYPES[fmt])
+    response = Response(stream_with_context(stream), content_type=exports.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -33,6 +33,7 @@ def test_raw_ratings_stream_masked(client):
     response = client.get(f"/api/v1/stats/ratings/export?from={day}&to={day}", headers=f.bearer(manager))
     assert response.status_code == 200 and response.is_streamed
     assert response.headers["Content-Disposition"] == f'attachment; filename="ratings-{day}-{day}.csv"'
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = _csv(response)
     assert rows[0] == list(exports.RATING_HEADER)
     assert [int(r[0]) for r in rows[1:]] == sorted(r.id for r in made)

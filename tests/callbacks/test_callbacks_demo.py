@@ -1,0 +1,101 @@
+"""The demo's history of callbacks and cases (callbacks/demo.py), as `flask demo load` leaves it."""
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select
+
+from callbacks import demo
+from callbacks.models import (
+    Callback,
+    CallbackAttempt,
+    CallbackStatus,
+    CaseEvent,
+    CaseStatus,
+    Purpose,
+    RectificationCase,
+)
+from core.calendar import deadline_after, local_date
+from core.db import db, utcnow
+from hotline.models import Ticket
+from ratings.models import Rating, RatingStatus
+from reports.stats.kpis import KpiFilters, funnel, kpis
+
+FULL_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def _count(stmt):
+    return int(db.session.scalar(stmt) or 0)
+
+
+def test_every_bad_review_and_closed_ticket_gets_its_history(runner):
+    result = runner.invoke(args=["demo", "load", "--tickets", "300", "--ratings", "3000", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    now = utcnow()
+
+    bad = select(Rating.id).where(
+        Rating.assess_number == 1,
+        Rating.status == RatingStatus.VALID,
+        or_(Rating.is_bad_review.is_(True), Rating.hidden_bad.is_(True)),
+    )
+    bad_ids = set(db.session.scalars(bad))
+    verify = set(db.session.scalars(select(Callback.rating_id).where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW)))
+    cased = set(db.session.scalars(select(RectificationCase.rating_id)))
+    assert bad_ids and bad_ids <= verify | cased
+    # Anonymous bad reviews go to the department as cases; with a phone, a callback comes first.
+    anonymous = set(db.session.scalars(bad.where(Rating.contact_phone == "")))
+    assert anonymous.isdisjoint(verify)
+
+    closed = set(db.session.scalars(select(Ticket.id).where(Ticket.closed_at.is_not(None))))
+    satisfaction = select(Callback.subject_id).where(Callback.purpose == Purpose.TICKET_SATISFACTION)
+    assert closed and closed == set(db.session.scalars(satisfaction))
+
+    # Deadlines are the rules' own; what ended, ended in the past, and on_time says so truly.
+    for callback in db.session.scalars(select(Callback).limit(400)):
+        start = {
+            Purpose.VERIFY_BAD_REVIEW: lambda c: db.session.get(Rating, c.rating_id).created_at,
+            Purpose.TICKET_SATISFACTION: lambda c: db.session.get(Ticket, c.subject_id).closed_at,
+            Purpose.RECTIFICATION_REPORT: lambda c: db.session.get(RectificationCase, c.case_id).accepted_at,
+        }[callback.purpose](callback)
+        assert callback.due_at == deadline_after(start, 1).due_at
+        if callback.status == CallbackStatus.PENDING:
+            assert callback.completed_at is None and callback.on_time is None
+        else:
+            assert start <= callback.completed_at <= now
+            assert callback.on_time == (callback.completed_at <= callback.due_at)
+            assert callback.attempts and all(a.created_at <= now for a in callback.attempts)
+    statuses = dict(db.session.execute(select(Callback.status, func.count()).group_by(Callback.status)).all())
+    assert statuses[CallbackStatus.DONE] > statuses.get(CallbackStatus.UNREACHABLE, 0) > 0
+    assert statuses[CallbackStatus.PENDING] > 0
+
+    # Cases at every stage, each step in its trail, in order; published ones are masked.
+    stages = set(db.session.scalars(select(RectificationCase.status)))
+    assert {CaseStatus.OPEN, CaseStatus.PUBLISHED, CaseStatus.DISMISSED} <= stages
+    for case in db.session.scalars(select(RectificationCase).limit(300)):
+        trail = [(e.to_status, e.created_at) for e in case.events]
+        assert trail[-1][0] == case.status.value
+        assert [at for _, at in trail] == sorted(at for _, at in trail)
+        if case.accepted_at is not None:
+            assert case.accepted_on_time == (case.accepted_at <= case.due_at)
+            assert case.due_at == deadline_after(case.opened_at, 15).due_at
+        if case.status == CaseStatus.PUBLISHED:
+            assert case.published_at <= now and case.public_action
+            assert not FULL_MOBILE.search(case.public_phone + case.public_review)
+
+    # The KPIs and the funnel now have something to count.
+    today = local_date(now)
+    figures = kpis(KpiFilters(today - timedelta(days=89), today))
+    for name in ("bad_review_callback_timeliness", "rectification_on_time", "resolution_rate"):
+        assert figures[name]["denominator"] > 0, name
+        assert 0.5 < figures[name]["rate"] <= 1, name
+    flow = funnel(KpiFilters(today - timedelta(days=89), today))
+    assert flow["bad"] >= flow["called_back"] >= flow["verified"] > 0
+    assert flow["rectified"] >= flow["published"] > 0
+
+
+def test_the_history_is_added_once(runner):
+    assert runner.invoke(args=["demo", "load", "--tickets", "80", "--ratings", "800", "--seed", "3"]).exit_code == 0
+    tables = (Callback, CallbackAttempt, RectificationCase, CaseEvent)
+    before = [_count(select(func.count()).select_from(model)) for model in tables]
+    assert demo.load_demo_history() == 0
+    assert [_count(select(func.count()).select_from(model)) for model in tables] == before
