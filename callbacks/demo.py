@@ -32,7 +32,7 @@ from core.calendar import Deadline, deadline_after, local_date
 from core.db import db, is_postgresql, utcnow
 from core.models import User
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
-from hotline.models import Ticket
+from hotline.models import Ticket, TicketEvent
 from ratings.models import Rating, RatingStatus
 
 SEED = 20261127
@@ -129,7 +129,7 @@ class History:
             return "done", self._between(start, due)
         if roll < 0.90:
             return "done", self._between(due, due + timedelta(hours=self.rng.uniform(2, 60)))
-        if roll < 0.96:
+        if roll < 0.96 or due < self.now - timedelta(days=7):  # an agent gives up after a few days
             return "unreachable", self._between(start, due + timedelta(days=2))
         return "pending", None
 
@@ -335,10 +335,25 @@ class History:
             # The ticket says it was called back: a satisfied answer (a dissatisfied one reopens it).
             level = self.rng.choices(range(self.bad_max + 1, 6), weights=range(1, 5 - self.bad_max + 1))[0]
             self.finish(row, "done", ticket.called_back_at, f"level_{level}")
-        elif row["due_at"] < self.now and self.rng.random() < 0.6:
+        elif row["due_at"] < self.now - timedelta(days=5) or (row["due_at"] < self.now and self.rng.random() < 0.6):
             self.finish(row, "unreachable", self._between(ticket.closed_at, row["due_at"]), "")
         else:
             self.out.add("callbacks", row)
+
+    def reopened_ticket(self, ticket: Any, replied: datetime, reopened: datetime) -> None:
+        """重办: the caller was not satisfied with the first reply, said so on its callback, and
+        the ticket was reopened then."""
+        row = self.callback(
+            Purpose.TICKET_SATISFACTION,
+            ("ticket", ticket.id),
+            replied,
+            self.satisfaction_days,
+            department_id=ticket.lead_department_id,
+            region_code=ticket.region_code,
+            contact_name=ticket.caller_name or "",
+            contact_phone=ticket.caller_phone or "",
+        )
+        self.finish(row, "done", reopened, f"level_{self.rng.randint(1, self.bad_max)}")
 
 
 def _staff_id(username: str) -> int | None:
@@ -355,6 +370,36 @@ def _fix_sequences() -> None:
         db.session.execute(
             text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
         )
+
+
+def _reopenings(called: Any) -> list[tuple[Any, datetime, datetime]]:
+    """(ticket, first reply, reopening) of the demo's reopened tickets without callbacks yet."""
+    stmt = (
+        select(TicketEvent.ticket_id, TicketEvent.move, TicketEvent.created_at)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.move.in_(("reply", "reopen")), Ticket.reopen_count > 0, ~called)
+        .order_by(TicketEvent.ticket_id, TicketEvent.id)
+    )
+    first: dict[int, tuple[datetime, datetime]] = {}
+    replied: dict[int, datetime] = {}
+    for ticket_id, move, at in db.session.execute(stmt):
+        if move == "reply":
+            replied.setdefault(ticket_id, at)
+        elif ticket_id in replied and ticket_id not in first:
+            first[ticket_id] = (replied[ticket_id], at)
+    tickets = (
+        {
+            t.id: t
+            for t in db.session.execute(
+                select(
+                    Ticket.id, Ticket.lead_department_id, Ticket.region_code, Ticket.caller_name, Ticket.caller_phone
+                ).where(Ticket.id.in_(list(first)))
+            )
+        }
+        if first
+        else {}
+    )
+    return [(tickets[i], *first[i]) for i in sorted(first) if i in tickets]
 
 
 def load_demo_history() -> int:
@@ -401,12 +446,17 @@ def load_demo_history() -> int:
         .order_by(Ticket.id)
     )
     tickets = [row for batch in _in_batches(closed) for row in batch]
+    reopened = _reopenings(called)
     for n, rating in enumerate(ratings, 1):
         history.bad_review(rating)
         if n % BATCH == 0:
             history.out.flush()
     for n, ticket in enumerate(tickets, 1):
         history.closed_ticket(ticket)
+        if n % BATCH == 0:
+            history.out.flush()
+    for n, (ticket, replied, again) in enumerate(reopened, 1):
+        history.reopened_ticket(ticket, replied, again)
         if n % BATCH == 0:
             history.out.flush()
     history.out.flush()
