@@ -62,7 +62,7 @@ def main() -> int:
     from core.db import db, utcnow
     from core.models import User
     from ratings.models import Rating
-    from reports.stats.models import DepartmentDayRollup, RatingDayRollup
+    from reports.stats.models import ChannelDayRollup, DepartmentDayRollup, RatingDayRollup
 
     app = build_app_with(url, create_schema=True)
     logging.getLogger("haocha").setLevel(logging.WARNING)  # no request log lines in the timings
@@ -74,7 +74,8 @@ def main() -> int:
         count = db.session.scalar(select(func.count()).select_from(Rating))
         fine = db.session.scalar(select(func.count()).select_from(RatingDayRollup))
         coarse = db.session.scalar(select(func.count()).select_from(DepartmentDayRollup))
-        print(f"{count} ratings; rollup rows: {fine} fine, {coarse} day x department\n")
+        channel = db.session.scalar(select(func.count()).select_from(ChannelDayRollup))
+        print(f"{count} ratings; rollup rows: {fine} fine, {coarse} day x department, {channel} day x channel\n")
         manager = db.session.scalar(select(User).where(User.username == "demo_manager"))
         headers = f.bearer(manager)
         today = local_date(utcnow())
@@ -92,7 +93,7 @@ def main() -> int:
         from reports.stats import service
 
         filters = service.Filters(start, today)
-        for group_by in ("department", "channel"):
+        for group_by in ("department", "region", "channel", "rater_type", "service", "day"):
             times = []
             for _ in range(5):
                 began = time.perf_counter()

@@ -13,10 +13,11 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.auth import ensure_visible, get_visible, token_digest, visible_department_id
@@ -286,18 +287,34 @@ def _standing_target(token: str) -> RatingTarget:
     return RatingTarget(1, standing=code)
 
 
+@cache
+def _token_lookup() -> Any:
+    """One query for the rating hot path: the token, its event, and whether its round is rated
+    already. Built once: constructing an ORM statement costs more than running this one."""
+    rated = and_(Rating.event_id == RatingToken.event_id, Rating.assess_number == RatingToken.assess_number)
+    return (
+        select(RatingToken, Rating.id)
+        .outerjoin(Rating, rated)
+        .where(RatingToken.token_hash == bindparam("token_hash"))
+        .limit(1)
+    )
+
+
+@cache
+def _token_claim() -> Any:
+    return (
+        update(RatingToken)
+        .where(RatingToken.id == bindparam("token_id"), RatingToken.status == TokenStatus.ACTIVE)
+        .values(status=TokenStatus.USED, used_at=bindparam("used_at"))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def resolve_token(token: str) -> RatingTarget:
     """The target of a token: 404 unknown, 409 already used (or rated), 410 expired or replaced."""
     if is_standing_token(token):
         return _standing_target(token)
-    # One query: the token, its event, and whether its round is rated already.
-    rated = and_(Rating.event_id == RatingToken.event_id, Rating.assess_number == RatingToken.assess_number)
-    found = db.session.execute(
-        select(RatingToken, Rating.id)
-        .outerjoin(Rating, rated)
-        .where(RatingToken.token_hash == token_digest(token))
-        .limit(1)
-    ).first()
+    found = db.session.execute(_token_lookup(), {"token_hash": token_digest(token)}).first()
     if found is None:
         raise NotFound("This rating link is not valid.")
     row, rating_id = found
@@ -310,12 +327,7 @@ def resolve_token(token: str) -> RatingTarget:
 
 def _claim(row: RatingToken) -> None:
     """Use a token up, atomically: of concurrent claims exactly one wins, the others get 409."""
-    result = db.session.execute(
-        update(RatingToken)
-        .where(RatingToken.id == row.id, RatingToken.status == TokenStatus.ACTIVE)
-        .values(status=TokenStatus.USED, used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    result = db.session.execute(_token_claim(), {"token_id": row.id, "used_at": utcnow()})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("This service has already been rated with this link.")
     db.session.expire(row)

@@ -17,14 +17,7 @@ from sqlalchemy import Connection, bindparam, event, inspect
 from sqlalchemy.orm import Session
 
 from ratings.models import RaterType, Rating, RatingStatus
-from reports.stats.models import (
-    COARSE_KEYS,
-    COUNT_COLUMNS,
-    FINE_KEYS,
-    DepartmentDayRollup,
-    RatingDayRollup,
-    StatsVersion,
-)
+from reports.stats.models import COUNT_COLUMNS, DERIVED, FINE_KEYS, RatingDayRollup, StatsVersion
 
 TRACKED = ("assess_number", "level", "status", *FINE_KEYS)
 PENDING = "stats_rollup_deltas"
@@ -101,12 +94,13 @@ def collect(new: Iterable[Any], dirty: Iterable[Any], deleted: Iterable[Any]) ->
     return {k: v for k, v in deltas.items() if any(v.values())}
 
 
-def _coarse(deltas: Deltas) -> Deltas:
-    picks = [FINE_KEYS.index(name) for name in COARSE_KEYS]
-    coarse: Deltas = defaultdict(Counter)
+def project(deltas: Deltas, keys: tuple[str, ...]) -> Deltas:
+    """Fine deltas summed onto a derived rollup's keys."""
+    picks = [FINE_KEYS.index(name) for name in keys]
+    derived: Deltas = defaultdict(Counter)
     for key, counts in deltas.items():
-        coarse[tuple(key[i] for i in picks)].update(counts)
-    return coarse
+        derived[tuple(key[i] for i in picks)].update(counts)
+    return derived
 
 
 def _insert(dialect: str, model: Any) -> Any:
@@ -153,10 +147,11 @@ def bump_version(connection: Connection) -> None:
 
 
 def apply(session: Session, deltas: Deltas) -> None:
-    """Add the deltas to both rollups on the session's connection, then bump the version."""
+    """Add the deltas to every rollup on the session's connection, then bump the version."""
     connection = session.connection()
     _upsert(connection, RatingDayRollup, FINE_KEYS, deltas)
-    _upsert(connection, DepartmentDayRollup, COARSE_KEYS, _coarse(deltas))
+    for model, keys in DERIVED:
+        _upsert(connection, model, keys, project(deltas, keys))
     bump_version(connection)
 
 

@@ -66,7 +66,22 @@ class DepartmentDayRollup(_Counts, Base):
     is_default: Mapped[bool] = mapped_column(Boolean)
 
 
-ROLLUPS = (RatingDayRollup, DepartmentDayRollup)
+class ChannelDayRollup(_Counts, Base):
+    """Province-wide rollup (day x channel x rater type): the channel and 涉企 views, and the
+    headline figures, when no department, region or service item is asked for. At most a few
+    dozen rows a day however many departments and ratings there are."""
+
+    __tablename__ = "stats_channel_days"
+    __table_args__ = (UniqueConstraint("local_day", "channel", "rater_type", "is_default"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[int] = mapped_column(Integer)
+    rater_type: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean)
+
+
+ROLLUPS = (RatingDayRollup, DepartmentDayRollup, ChannelDayRollup)
 FINE_KEYS = (
     "local_day",
     "department_id",
@@ -78,6 +93,9 @@ FINE_KEYS = (
     "low_trust",
 )
 COARSE_KEYS = ("local_day", "department_id", "region_code", "is_default")
+CHANNEL_KEYS = ("local_day", "channel", "rater_type", "is_default")
+# The rollups summed from the fine one, with their keys (a subset of FINE_KEYS each).
+DERIVED = ((DepartmentDayRollup, COARSE_KEYS), (ChannelDayRollup, CHANNEL_KEYS))
 
 
 class StatsVersion(Base):

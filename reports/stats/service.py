@@ -24,10 +24,11 @@ from ratings.models import Rating, RatingStatus
 from ratings.service import rates
 from reports.stats.listeners import bump_version
 from reports.stats.models import (
-    COARSE_KEYS,
     COUNT_COLUMNS,
+    DERIVED,
     FINE_KEYS,
     LEVELS,
+    ChannelDayRollup,
     DepartmentDayRollup,
     RatingDayRollup,
     StatsVersion,
@@ -44,6 +45,7 @@ _GROUP_COLUMN = {
     **dict.fromkeys(PERIODS, "local_day"),
 }
 _COARSE_GROUPS = {None, "department", "region", *PERIODS}
+_CHANNEL_GROUPS = {None, "channel", "rater_type", *PERIODS}
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,16 @@ class Filters:
     def fine_only(self) -> bool:
         return any(v is not None for v in (self.service_item_id, self.channel, self.rater_type))
 
+    @property
+    def province_wide(self) -> bool:
+        return all(v is None for v in (self.department_id, self.region_code, self.service_item_id))
+
 
 def _source(filters: Filters, group_by: str | None) -> Any:
-    """The coarse rollup when it can answer, else the fine one."""
+    """The smallest rollup that can answer: province-wide by channel, else by department, else
+    the fine one."""
+    if group_by in _CHANNEL_GROUPS and filters.province_wide:
+        return ChannelDayRollup
     if group_by in _COARSE_GROUPS and not filters.fine_only:
         return DepartmentDayRollup
     return RatingDayRollup
@@ -211,9 +220,10 @@ def _raw_counts() -> list[Any]:
 
 
 def rebuild_rollups() -> int:
-    """Recompute both rollups from the raw ratings (one INSERT ... SELECT ... GROUP BY each);
+    """Recompute the rollups from the raw ratings (one INSERT ... SELECT ... GROUP BY each);
     flushes, never commits. Returns the number of fine rollup rows."""
-    db.session.execute(delete(DepartmentDayRollup))
+    for model, _keys in DERIVED:
+        db.session.execute(delete(model))
     db.session.execute(delete(RatingDayRollup))
     keys = [
         Rating.local_day,
@@ -227,10 +237,11 @@ def rebuild_rollups() -> int:
     ]
     fine = select(*keys, *_raw_counts()).where(Rating.assess_number == 1).group_by(*keys)
     db.session.execute(insert(RatingDayRollup).from_select([*FINE_KEYS, *COUNT_COLUMNS], fine))
-    coarse_keys = [getattr(RatingDayRollup, k) for k in COARSE_KEYS]
     sums = [func.sum(getattr(RatingDayRollup, c)).cast(Integer) for c in COUNT_COLUMNS]
-    coarse = select(*coarse_keys, *sums).group_by(*coarse_keys)
-    db.session.execute(insert(DepartmentDayRollup).from_select([*COARSE_KEYS, *COUNT_COLUMNS], coarse))
+    for model, names in DERIVED:
+        columns = [getattr(RatingDayRollup, name) for name in names]
+        derived = select(*columns, *sums).group_by(*columns)
+        db.session.execute(insert(model).from_select([*names, *COUNT_COLUMNS], derived))
     db.session.flush()
     bump_version(db.session.connection())
     return int(db.session.scalar(select(func.count()).select_from(RatingDayRollup)) or 0)

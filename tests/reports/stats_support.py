@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from core.calendar import local_date
 from core.db import db
 from ratings.models import Rating, RatingStatus, ServiceEvent
-from reports.stats.models import COUNT_COLUMNS, FINE_KEYS, RatingDayRollup
+from reports.stats.models import COUNT_COLUMNS, DERIVED, FINE_KEYS, RatingDayRollup
 
 _seq = itertools.count(1)
 
@@ -42,22 +42,23 @@ def rating(created: datetime, level: int, dept: Any = None, item: Any = None, **
     return row
 
 
-def rollup_rows() -> Counter[tuple[Any, ...]]:
-    """The fine rollup as {key + column: count}, zero rows left out."""
+def rollup_rows(model: Any = RatingDayRollup, keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
+    """A rollup as {key + column: count}, zero rows left out."""
     found: Counter[tuple[Any, ...]] = Counter()
-    for row in db.session.scalars(select(RatingDayRollup)):
-        key = tuple(getattr(row, k) for k in FINE_KEYS)
+    for row in db.session.scalars(select(model)):
+        key = tuple(getattr(row, k) for k in keys)
         for column in COUNT_COLUMNS:
             if getattr(row, column):
                 found[(*key, column)] = getattr(row, column)
     return found
 
 
-def raw_rows() -> Counter[tuple[Any, ...]]:
+def raw_rows(keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
     """The same, computed in Python from every raw first rating."""
+    picks = [FINE_KEYS.index(k) for k in keys]
     found: Counter[tuple[Any, ...]] = Counter()
     for r in db.session.scalars(select(Rating).where(Rating.assess_number == 1)):
-        key = (
+        fine = (
             r.local_day,
             r.department_id or 0,
             r.region_code or "",
@@ -67,8 +68,22 @@ def raw_rows() -> Counter[tuple[Any, ...]]:
             r.is_default,
             r.low_trust,
         )
+        key = tuple(fine[i] for i in picks)
         found[(*key, f"n{r.level}" if r.status == RatingStatus.VALID else "voided")] += 1
     return found
+
+
+ALL_ROLLUPS = ((RatingDayRollup, FINE_KEYS), *DERIVED)
+
+
+def every_rollup() -> dict[str, Counter[tuple[Any, ...]]]:
+    """Every rollup table (fine, by department, by channel) by name."""
+    return {model.__tablename__: rollup_rows(model, keys) for model, keys in ALL_ROLLUPS}
+
+
+def every_raw() -> dict[str, Counter[tuple[Any, ...]]]:
+    """What each rollup should hold, computed from the raw ratings."""
+    return {model.__tablename__: raw_rows(keys) for model, keys in ALL_ROLLUPS}
 
 
 GROUP_SQL = {

@@ -6,7 +6,7 @@ from datetime import timedelta
 import factories as f
 import pytest
 import ratings_factories as rf
-from stats_support import api_figures, raw_rows, rollup_rows, sql_figures
+from stats_support import api_figures, every_raw, every_rollup, sql_figures
 
 from core.calendar import local_date
 from core.db import db, utcnow
@@ -24,7 +24,7 @@ def demo(runner):
 
 def test_figures_equal_plain_sql_over_the_demo_data(demo, client):
     manager = f.user(Role.MANAGER)
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
     today = local_date(utcnow())
     ranges = [
         (today - timedelta(days=89), today),
@@ -85,7 +85,7 @@ def test_the_contract_and_the_filters(client):
 def test_the_rebuild_command(demo):
     result = demo.invoke(args=["stats", "rebuild"])
     assert result.exit_code == 0 and "rollup rows" in result.output
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
 
 
 def test_a_voided_rating_leaves_the_served_figures_at_once(client):

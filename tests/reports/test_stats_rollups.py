@@ -8,7 +8,7 @@ import factories as f
 import ratings_factories as rf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stats_support import rating, raw_rows, rollup_rows
+from stats_support import every_raw, every_rollup, rating
 
 from core.calendar import local_date
 from core.db import db, utcnow
@@ -31,7 +31,7 @@ def test_a_new_rating_is_counted_on_its_local_day(database):
     april = service.satisfaction(Filters(after.local_day, after.local_day, department_id=dept.id))
     assert (march["valid"], march["satisfaction_rate"]) == (1, 1.0)
     assert (april["valid"], april["bad_rate"]) == (1, 1.0)
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
 
 
 def test_an_upheld_appeal_leaves_the_figures_at_once(database):
@@ -49,7 +49,7 @@ def test_an_upheld_appeal_leaves_the_figures_at_once(database):
     assert (figures["total"], figures["valid"], figures["bad_rate"]) == (2, 1, 0.0)
     raw = ratings_service.satisfaction_summary(today, today, department_id=dept.id)
     assert {k: figures[k] for k in raw} == raw
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
 
 
 def test_a_corrected_department_moves_the_rating(database):
@@ -62,7 +62,7 @@ def test_a_corrected_department_moves_the_rating(database):
     grouped = service.satisfaction(Filters(day, day), "department")
     keys = {g["key"]: g["valid"] for g in grouped["groups"]}
     assert str(first.id) not in keys and keys[str(second.id)] == 1
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
 
 
 def test_rebuild_gives_the_same_rollups(database):
@@ -71,9 +71,9 @@ def test_rebuild_gives_the_same_rollups(database):
     for i, level in enumerate([1, 2, 3, 4, 5, 5]):
         rating(MIDNIGHT + timedelta(hours=i * 7), level, dept, item, channel=1 + i % 3, is_default=i == 5)
     db.session.flush()
-    incremental = rollup_rows()
+    incremental = every_rollup()
     service.rebuild_rollups()
-    assert rollup_rows() == incremental == raw_rows()
+    assert every_rollup() == incremental == every_raw()
 
 
 MOMENTS = st.integers(min_value=-3 * 3600, max_value=3 * 3600).map(lambda s: MIDNIGHT + timedelta(seconds=s))
@@ -109,4 +109,4 @@ def test_rollups_equal_the_raw_rows_for_random_data(database, actions):
         if "move" in then:
             row.department_id = depts[2].id if row.department_id != depts[2].id else depts[1].id
     db.session.commit()
-    assert rollup_rows() == raw_rows()
+    assert every_rollup() == every_raw()
