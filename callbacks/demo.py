@@ -165,7 +165,8 @@ class History:
         callback_id = self.out.add("callbacks", row)
         tries = [AttemptResult.REACHED] if reached else [AttemptResult.NO_ANSWER] * 3
         for n, result in enumerate(tries):
-            moment = at - timedelta(days=len(tries) - 1 - n)
+            # Spread over the callback's life (the last try ends it), never before it existed.
+            moment = row["created_at"] + (at - row["created_at"]) * (n + 1) / len(tries)
             self.out.add(
                 "callback_attempts",
                 {
@@ -244,8 +245,12 @@ class History:
             self._event(case_id, action, old, new, at, actor)
 
     def _report_back(self, row: dict[str, Any], case_id: int, rating: Any, steps: list[Any]) -> None:
-        """整改反馈: the citizen hears what was done; the case is then published on the board."""
+        """整改反馈: the citizen hears what was done; the case is then published on the board.
+        Without a phone there is nobody to call: published on acceptance (schedule_report_back)."""
         accepted = row["accepted_at"]
+        if not rating.contact_phone:
+            self._publish(row, rating, accepted, steps)
+            return
         callback = self.callback(
             Purpose.RECTIFICATION_REPORT,
             ("case", case_id),
@@ -263,6 +268,10 @@ class History:
             self.out.add("callbacks", callback)
             return
         self.finish(callback, status, at, "reported")
+        self._publish(row, rating, at, steps)
+
+    def _publish(self, row: dict[str, Any], rating: Any, at: datetime, steps: list[Any]) -> None:
+        """What `service.publish` freezes for the public board: masked, names scrubbed."""
         row.update(
             status=CaseStatus.PUBLISHED,
             published_at=at,

@@ -651,7 +651,8 @@ def record_hotline_rating(ticket: TicketLike, level: int, comment: str = "", rec
     revoked so the caller cannot rate twice.
     """
     event = service_event_for_ticket(ticket.id) or _event_for_ticket(ticket)
-    rating = record_rating(event, level, Channel.HOTLINE_CALLBACK, comment, recorded_by=recorded_by)
+    # The link first, then the rating: the citizen's path locks the token before inserting too,
+    # so the two never wait on each other in opposite orders (a deadlock on PostgreSQL).
     db.session.execute(
         update(RatingToken)
         .where(
@@ -660,7 +661,7 @@ def record_hotline_rating(ticket: TicketLike, level: int, comment: str = "", rec
         .values(status=TokenStatus.REVOKED)
         .execution_options(synchronize_session=False)
     )
-    return rating
+    return record_rating(event, level, Channel.HOTLINE_CALLBACK, comment, recorded_by=recorded_by)
 
 
 # --- 追评: the one follow-up rating -------------------------------------------------------
