@@ -11,12 +11,12 @@ Rows are bulk-inserted with explicit ids and timestamps in the past (the service
 """
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, func, insert, or_, select, text
+from sqlalchemy import Table, insert, or_, select
 
 from callbacks.models import (
     AttemptResult,
@@ -29,7 +29,8 @@ from callbacks.models import (
     RectificationCase,
 )
 from core.calendar import Deadline, deadline_after, local_date
-from core.db import db, is_postgresql, utcnow
+from core.db import db, utcnow
+from core.demo import advance_id_sequences, next_free_id
 from core.models import User
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from hotline.models import Ticket, TicketEvent
@@ -38,6 +39,7 @@ from ratings.models import Rating, RatingStatus
 SEED = 20261127
 BATCH = 2000
 TABLES = ("rectification_cases", "callbacks", "callback_attempts", "case_events")  # parents first
+MODELS: tuple[Any, ...] = (RectificationCase, Callback, CallbackAttempt, CaseEvent)
 PROBLEMS = ("窗口人员态度生硬", "办理时限超期", "材料一次性告知不到位", "系统故障未及时处理", "多次往返仍未办结")
 ACTIONS = (
     "已约谈相关人员并通报批评",
@@ -62,7 +64,7 @@ class _Writer:
 
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-        self.next_id = {name: _next_id(name) for name in TABLES}
+        self.next_id = {name: next_free_id(model.id) for name, model in zip(TABLES, MODELS, strict=True)}
         self.first_id = dict(self.next_id)
 
     def add(self, table: str, row: dict[str, Any]) -> int:
@@ -75,8 +77,7 @@ class _Writer:
         return self.next_id[table] - self.first_id[table]
 
     def flush(self) -> None:
-        models = (RectificationCase, Callback, CallbackAttempt, CaseEvent)
-        for name, model in zip(TABLES, models, strict=True):
+        for name, model in zip(TABLES, MODELS, strict=True):
             if self.rows[name]:
                 table = cast(Table, model.__table__)
                 # One executemany needs the same keys in every row: absent columns are NULL,
@@ -84,10 +85,6 @@ class _Writer:
                 base = {column.name: _DEFAULTS.get(column.name) for column in table.columns}
                 db.session.execute(insert(table), [{**base, **row} for row in self.rows[name]])
                 self.rows[name] = []
-
-
-def _next_id(table: str) -> int:
-    return int(db.session.scalar(select(func.coalesce(func.max(text("id")), 0)).select_from(text(table))) or 0) + 1
 
 
 class History:
@@ -305,6 +302,15 @@ class History:
         if dismissed:
             self._event(case_id, "dismissed", "to_verify", CaseStatus.DISMISSED, verified, self.handler)
 
+    def each(self, items: Sequence[Any], record: Callable[[Any], None]) -> None:
+        """Record every item, inserting the rows after each BATCH of them (never mid-item: an
+        item's rows are still changed after they are added)."""
+        for n, item in enumerate(items, 1):
+            record(item)
+            if n % BATCH == 0:
+                self.out.flush()
+        self.out.flush()
+
     def bad_review(self, rating: Any) -> None:
         if not rating.contact_phone and rating.department_id is not None:
             self._anonymous(rating)
@@ -329,17 +335,21 @@ class History:
         if confirmed:
             self.case(rating, at, self.rng.choice(PROBLEMS))
 
-    def closed_ticket(self, ticket: Any) -> None:
-        row = self.callback(
+    def _satisfaction_callback(self, ticket: Any, replied: datetime) -> dict[str, Any]:
+        """The caller's satisfaction callback after a reply (办结) of the ticket."""
+        return self.callback(
             Purpose.TICKET_SATISFACTION,
             ("ticket", ticket.id),
-            ticket.closed_at,
+            replied,
             self.satisfaction_days,
             department_id=ticket.lead_department_id,
             region_code=ticket.region_code,
             contact_name=ticket.caller_name or "",
             contact_phone=ticket.caller_phone or "",
         )
+
+    def closed_ticket(self, ticket: Any) -> None:
+        row = self._satisfaction_callback(ticket, ticket.closed_at)
         if ticket.called_back_at is not None:
             # The ticket says it was called back: a satisfied answer (a dissatisfied one reopens it).
             level = self.rng.choices(range(self.bad_max + 1, 6), weights=range(1, 5 - self.bad_max + 1))[0]
@@ -352,33 +362,12 @@ class History:
     def reopened_ticket(self, ticket: Any, replied: datetime, reopened: datetime) -> None:
         """重办: the caller was not satisfied with the first reply, said so on its callback, and
         the ticket was reopened then."""
-        row = self.callback(
-            Purpose.TICKET_SATISFACTION,
-            ("ticket", ticket.id),
-            replied,
-            self.satisfaction_days,
-            department_id=ticket.lead_department_id,
-            region_code=ticket.region_code,
-            contact_name=ticket.caller_name or "",
-            contact_phone=ticket.caller_phone or "",
-        )
+        row = self._satisfaction_callback(ticket, replied)
         self.finish(row, "done", reopened, f"level_{self.rng.randint(1, self.bad_max)}")
 
 
 def _staff_id(username: str) -> int | None:
     return db.session.scalar(select(User.id).where(User.username == username))
-
-
-def _in_batches(stmt: Any) -> Iterator[Sequence[Any]]:
-    result = db.session.execute(stmt.execution_options(yield_per=BATCH))
-    yield from result.partitions()
-
-
-def _fix_sequences() -> None:
-    for table in TABLES:
-        db.session.execute(
-            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
-        )
 
 
 def _reopenings(called: Any) -> list[tuple[Any, datetime, datetime]]:
@@ -439,7 +428,7 @@ def load_demo_history() -> int:
         .order_by(Rating.id)
     )
     # Materialised first: the writer inserts into the tables the queries look at.
-    ratings = [row for batch in _in_batches(bad) for row in batch]
+    ratings = db.session.execute(bad).all()
     called = select(Callback.id).where(Callback.subject_type == "ticket", Callback.subject_id == Ticket.id).exists()
     closed = (
         select(
@@ -454,21 +443,10 @@ def load_demo_history() -> int:
         .where(Ticket.closed_at.is_not(None), ~called)
         .order_by(Ticket.id)
     )
-    tickets = [row for batch in _in_batches(closed) for row in batch]
+    tickets = db.session.execute(closed).all()
     reopened = _reopenings(called)
-    for n, rating in enumerate(ratings, 1):
-        history.bad_review(rating)
-        if n % BATCH == 0:
-            history.out.flush()
-    for n, ticket in enumerate(tickets, 1):
-        history.closed_ticket(ticket)
-        if n % BATCH == 0:
-            history.out.flush()
-    for n, (ticket, replied, again) in enumerate(reopened, 1):
-        history.reopened_ticket(ticket, replied, again)
-        if n % BATCH == 0:
-            history.out.flush()
-    history.out.flush()
-    if is_postgresql():
-        _fix_sequences()
+    history.each(ratings, history.bad_review)
+    history.each(tickets, history.closed_ticket)
+    history.each(reopened, lambda item: history.reopened_ticket(*item))
+    advance_id_sequences(*TABLES)
     return history.out.made("callbacks") + history.out.made("rectification_cases")

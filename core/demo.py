@@ -7,14 +7,15 @@ import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core import refdata
-from core.db import db
+from core.db import db, is_postgresql
 from core.models import Department, Region, Role, ServiceItem, User
 from core.users import create_user
 
@@ -113,6 +114,22 @@ Loader = Callable[[int, random.Random], int]
 _loaders: dict[str, Loader] = {}
 _reference_hooks: dict[str, Callable[[], object]] = {}
 _progress: list[Callable[[int], None]] = []
+
+
+def next_free_id(id_column: Any) -> int:
+    """The first id a bulk loader may hand out itself: one past the highest in the table."""
+    return int(db.session.scalar(select(func.coalesce(func.max(id_column), 0))) or 0) + 1
+
+
+def advance_id_sequences(*tables: str) -> None:
+    """After bulk inserts with explicit ids, move PostgreSQL's id sequences past them, so the
+    next ordinary insert does not collide (SQLite takes max(id) + 1 by itself)."""
+    if not is_postgresql():
+        return
+    for table in tables:
+        db.session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
+        )
 
 
 def report_progress(done: int) -> None:

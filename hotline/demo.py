@@ -14,8 +14,8 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, text, update
 
 from core.calendar import end_of_day, get_calendar, local_tz
-from core.db import db, is_postgresql, utcnow
-from core.demo import report_progress
+from core.db import db, utcnow
+from core.demo import advance_id_sequences, report_progress
 from core.models import Department, Role, ServiceItem, User
 from hotline import service
 from hotline.demo_text import (
@@ -422,8 +422,5 @@ def load_tickets(count: int, rng: random.Random) -> int:
 
 def _after_bulk_load() -> None:
     """Advance PostgreSQL's id sequence past the explicit ids, and refresh planner statistics."""
-    if is_postgresql():
-        db.session.execute(
-            text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))")
-        )
+    advance_id_sequences("tickets")
     db.session.execute(text("ANALYZE"))

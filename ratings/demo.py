@@ -16,10 +16,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from core.calendar import local_date, start_of_day
 from core.db import db, is_postgresql, utcnow
+from core.demo import advance_id_sequences, next_free_id
 from core.models import Department, ServiceItem
 from ratings.models import Rating, ServiceEvent
 from ratings.service import is_hidden_bad, score_comment
@@ -287,17 +288,6 @@ def _chunks(maker: RowMaker, count: int, first_event: int, first_rating: int) ->
         done += size
 
 
-def _next_id(column: Any) -> int:
-    return int(db.session.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
-
-
-def _fix_sequences() -> None:
-    for table in ("service_events", "ratings"):
-        db.session.execute(
-            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
-        )
-
-
 def load_demo_ratings(count: int, rng: random.Random) -> int:
     """Insert `count` first ratings, each with its service event; returns how many."""
     places = _places(rng)
@@ -305,7 +295,7 @@ def load_demo_ratings(count: int, rng: random.Random) -> int:
         return 0
     postgres = is_postgresql()
     maker = RowMaker(rng, places, utcnow(), Formats(postgres))
-    first_event, first_rating = _next_id(ServiceEvent.id), _next_id(Rating.id)
+    first_event, first_rating = next_free_id(ServiceEvent.id), next_free_id(Rating.id)
     write = _write_postgresql if postgres else _write_sqlite
     cursor = db.session.connection().connection.cursor()
     try:
@@ -314,7 +304,6 @@ def load_demo_ratings(count: int, rng: random.Random) -> int:
             write(cursor, "ratings", RATING_COLUMNS, ratings)
     finally:
         cursor.close()
-    if postgres:
-        _fix_sequences()
+    advance_id_sequences("service_events", "ratings")
     db.session.commit()
     return count
