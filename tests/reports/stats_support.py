@@ -42,6 +42,28 @@ def rating(created: datetime, level: int, dept: Any = None, item: Any = None, **
     return row
 
 
+def callback_row(dept: Any, due: datetime, purpose: Any = None, status: Any = None, **fields: Any) -> Any:
+    """A callback row as the KPIs see it (a bad-review verification, pending, unless told);
+    a finished one was completed at its deadline. The caller flushes."""
+    from callbacks.models import Callback, CallbackStatus, Purpose
+
+    purpose = purpose or Purpose.VERIFY_BAD_REVIEW
+    status = status or CallbackStatus.PENDING
+    row = Callback(
+        purpose=purpose,
+        subject_type="ticket" if purpose == Purpose.TICKET_SATISFACTION else "rating",
+        subject_id=fields.pop("subject_id", 0),
+        department_id=dept.id,
+        region_code=dept.region_code,
+        due_at=due,
+        status=status,
+        completed_at=due if status != CallbackStatus.PENDING else None,
+        **fields,
+    )
+    db.session.add(row)
+    return row
+
+
 def rollup_rows(model: Any = RatingDayRollup, keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
     """A rollup as {key + column: count}, zero rows left out."""
     found: Counter[tuple[Any, ...]] = Counter()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import factories as f
 import pytest
+from stats_support import callback_row
 
 from callbacks.models import Callback, CallbackStatus, Purpose
 from core.calendar import get_calendar, working_hours_between
@@ -45,19 +46,7 @@ def ticket(dept, created, dispatched=None, closed=None, due=None, **fields) -> T
 
 
 def satisfaction_callback(dept, due, status=CallbackStatus.DONE, outcome="", **fields) -> Callback:
-    row = Callback(
-        purpose=Purpose.TICKET_SATISFACTION,
-        subject_type="ticket",
-        subject_id=fields.pop("subject_id", 0),
-        department_id=dept.id,
-        region_code=dept.region_code,
-        due_at=due,
-        status=status,
-        outcome=outcome,
-        completed_at=due if status != CallbackStatus.PENDING else None,
-    )
-    db.session.add(row)
-    return row
+    return callback_row(dept, due, Purpose.TICKET_SATISFACTION, status, outcome=outcome, **fields)
 
 
 # Office hours 9-17 (WORKDAY_START_HOUR, WORKDAY_END_HOUR). In 2026, Fri 09-25 is 中秋节 (then a

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import factories as f
 import hotline_factories as hf
-from stats_support import rating
+from stats_support import callback_row, rating
 
 from callbacks.models import Callback, CallbackStatus, CaseStatus, Purpose, RectificationCase
 from core.calendar import local_date
@@ -14,19 +14,7 @@ from core.models import Role
 
 
 def _callback(dept, due, status=CallbackStatus.PENDING, on_time=None):
-    row = Callback(
-        purpose=Purpose.VERIFY_BAD_REVIEW,
-        subject_type="rating",
-        subject_id=0,
-        department_id=dept.id,
-        region_code=dept.region_code,
-        due_at=due,
-        status=status,
-        on_time=on_time,
-        completed_at=due if status != CallbackStatus.PENDING else None,
-    )
-    db.session.add(row)
-    return row
+    return callback_row(dept, due, status=status, on_time=on_time)
 
 
 def _case(dept, due, status, on_time=None):

@@ -54,22 +54,14 @@ def _overdue_work(dept, hours_late):
     """A pending verification callback and an open case, both `hours_late` hours past due."""
     from datetime import timedelta
 
-    from stats_support import rating
+    from stats_support import callback_row, rating
 
-    from callbacks.models import Callback, CaseStatus, Purpose, RectificationCase
+    from callbacks.models import CaseStatus, RectificationCase
     from core.db import db, utcnow
 
     due = utcnow() - timedelta(hours=hours_late)
-    callback = Callback(
-        purpose=Purpose.VERIFY_BAD_REVIEW,
-        subject_type="rating",
-        subject_id=0,
-        department_id=dept.id,
-        region_code=dept.region_code,
-        due_at=due,
-    )
+    callback = callback_row(dept, due)
     bad = rating(due, 1, dept)
-    db.session.add(callback)
     db.session.flush()
     case = RectificationCase(
         rating_id=bad.id, department_id=dept.id, region_code=dept.region_code, status=CaseStatus.OPEN, due_at=due
