@@ -107,6 +107,8 @@ def case_detail(case_id: int) -> Any:
                 service.accept_case(case, user, note)
             elif action == "send_back" and user.role == Role.MANAGER:
                 service.send_back(case, user, note)
+            elif action == "resend_follow_up" and user.role in (Role.MANAGER, Role.AGENT):
+                service.resend_follow_up(case, user)
             else:
                 raise DomainError(_("This step is not yours to take."))
             db.session.commit()
@@ -119,7 +121,11 @@ def case_detail(case_id: int) -> Any:
 
     rating = ratings_service.get_rating(case.rating_id)
     return render_template(
-        "callbacks/case.html", case=case, rating=rating, role=user.role.value, follow_up=service.follow_up_url(case)
+        "callbacks/case.html",
+        case=case,
+        rating=rating,
+        role=user.role.value,
+        follow_up_messages=service.follow_up_messages(case),
     )
 
 

@@ -22,7 +22,7 @@ from core.auth import get_visible, visible_department_id
 from core.calendar import deadline_after, local_date
 from core.db import db, utcnow
 from core.errors import Conflict, ValidationFailed
-from core.models import User
+from core.models import CitizenMessage, User
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
 
@@ -382,22 +382,27 @@ def publish(case: RectificationCase, actor: User | None) -> RectificationCase:
     case.published_at = utcnow()
     _event(case, "published", old, actor)
     if rating.assess_number == 1:
-        # The citizen's one 追评 becomes possible now; the link is stored with this commit.
-        ratings_service.issue_follow_up_token(rating, actor)
+        # The citizen's one 追评 becomes possible now: its link goes by message to the rater's
+        # own number after this commits, and to nobody else.
+        ratings_service.send_follow_up(rating, actor)
     db.session.flush()
     return case
 
 
-def follow_up_url(case: RectificationCase) -> str | None:
-    """The citizen's one 追评 link, once the case is published."""
+def follow_up_messages(case: RectificationCase) -> list[CitizenMessage]:
+    """The 追评 messages sent for this case's rating (masked number, time, delivery; no link)."""
+    from ratings import service as ratings_service
+
+    return ratings_service.follow_up_messages(ratings_service.get_rating(case.rating_id))
+
+
+def resend_follow_up(case: RectificationCase, actor: User) -> CitizenMessage:
+    """A new 追评 link to the rater's same number (only after publication; 409 once given)."""
     from ratings import service as ratings_service
 
     if case.status != CaseStatus.PUBLISHED:
-        return None
-    try:
-        return str(ratings_service.follow_up_link(ratings_service.get_rating(case.rating_id)))
-    except Conflict:  # the 追评 was already given
-        return None
+        raise Conflict("The follow-up is sent once the case is published.")
+    return ratings_service.resend_follow_up(ratings_service.get_rating(case.rating_id), actor)
 
 
 # --- worklists ----------------------------------------------------------------------------

@@ -45,6 +45,37 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
         "system",
         "other",
     ],
+    # 评价精准: who may issue rating tokens and how fast (Flask-Limiter strings, per issuer key or
+    # per staff member), and the fraud signals that hold a rating for a manager's review.
+    "ISSUER_RATE_LIMIT": "600 per minute",
+    "STAFF_ISSUE_RATE_LIMIT": "60 per minute",
+    # Held when rated from the address that issued the token (a department rating itself).
+    "REVIEW_SAME_ADDRESS": True,
+    # Held when one address (or its /24, /48 for IPv6) has sent more ratings than this within
+    # the window, across tokens: the first REVIEW_ADDRESS_MAX count, the rest wait.
+    "REVIEW_ADDRESS_MAX": 10,
+    "REVIEW_NETWORK_MAX": 30,
+    "REVIEW_ADDRESS_WINDOW_MINUTES": 10,
+    # Held when a token issued by a staff member's own account is used within this many seconds.
+    "REVIEW_STAFF_TOKEN_SECONDS": 30,
+    # Held when a department's ratings of one level in the last hour exceed both this floor and
+    # this multiple of its own hourly average of that level over the baseline days.
+    "REVIEW_BURST_MIN": 20,
+    "REVIEW_BURST_FACTOR": 5.0,
+    "REVIEW_BURST_BASELINE_DAYS": 28,
+    # Addresses exempt from the address signals: registered counter devices and service-hall
+    # networks, where everyone shares one address (CIDR strings, e.g. ["10.20.0.0/16"]).
+    "REVIEW_EXEMPT_NETWORKS": [],
+    # Citizen messages (追评 and satisfaction links by SMS): retries with backoff, then failed.
+    "CITIZEN_MESSAGE_MAX_ATTEMPTS": 6,
+    "CITIZEN_MESSAGE_RETRY_SECONDS": 30,
+    "CITIZEN_MESSAGE_SWEEP_SECONDS": 5,
+    # The texts citizens receive (Chinese first); `{link}` is their own link, nothing else
+    # personal is put in a message.
+    "CITIZEN_MESSAGE_TEMPLATES": {
+        "follow_up": "【12345】您评价的事项已整改并公开整改情况，欢迎您对整改结果追评：{link}",
+        "satisfaction": "【12345】您的诉求已办结，请对办理结果评价：{link}",
+    },
     "RATING_IDEMPOTENCY_HOURS": 24,
     "RATING_SWEEP_SECONDS": 3600,
     "RATING_SWEEP_BATCH": 1000,

@@ -35,13 +35,56 @@ def _coerce(raw: str, default: Any) -> Any:
     return raw
 
 
+MIN_SECRET_KEY_BYTES = 32
+# Values people paste from examples; a key that appears in documentation protects nothing.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "dev",
+        "development",
+        "test",
+        "password",
+        "your-secret-key",
+        "please-change-me",
+        "x",
+        "...",
+    }
+)
+
+
+class SettingsError(RuntimeError):
+    """The environment asks for something the service must not run with; the message says why."""
+
+
+def check_secret_key(key: str) -> None:
+    """Refuse a production SECRET_KEY an attacker could guess: it signs staff sessions and CSRF."""
+    stripped = key.strip()
+    if stripped.lower() in PLACEHOLDER_SECRETS or len(set(stripped)) < 8:
+        raise SettingsError(
+            "SECRET_KEY is a placeholder or too simple; set a random value of at least "
+            f"{MIN_SECRET_KEY_BYTES} bytes, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if len(stripped.encode()) < MIN_SECRET_KEY_BYTES:
+        raise SettingsError(
+            f"SECRET_KEY is {len(stripped.encode())} bytes; production needs at least {MIN_SECRET_KEY_BYTES} "
+            "random bytes, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+
 def _secret_key(instance_path: Path, production: bool) -> str:
     """SECRET_KEY from the environment; in development a random key kept under instance/."""
     key = os.environ.get("SECRET_KEY")
+    if production:
+        if not key:
+            raise SettingsError("SECRET_KEY must be set when HAOCHA_ENV=production")
+        check_secret_key(key)
     if key:
         return key
-    if production:
-        raise RuntimeError("SECRET_KEY must be set when HAOCHA_ENV=production")
     key_file = instance_path / "secret_key"
     if not key_file.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
@@ -63,6 +106,10 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: count in memory (per worker) with a logged warning instead of failing
+        # requests, and give up on a dead server quickly rather than hang each request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),

@@ -40,6 +40,15 @@ def make_api(app: Flask) -> HaochaApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Staff API token"}
     )
+    api.spec.components.security_scheme(
+        "issuerKey",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Issuer-Key",
+            "description": "Issuer key of a business system or counter device (`flask issuers create`)",
+        },
+    )
     assets = FlaskBlueprint("swagger_assets", __name__)
 
     @assets.route("/api/docs/assets/<path:filename>")

@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.util
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,16 @@ def _before_request() -> None:
         csrf.protect()
 
 
+def _warn_about_limits(app: Flask) -> None:
+    """Production without Redis still starts (one server, one worker is a valid deployment), but
+    every limit then counts per worker process: say so loudly at every start."""
+    if app.config["HAOCHA_ENV"] == "production" and not app.config.get("REDIS_URL"):
+        logging.getLogger("haocha.limits").warning(
+            "REDIS_URL is not set: rate limits and rating-fraud counters are kept per worker process, "
+            "so each limit is multiplied by the number of gunicorn workers. Set REDIS_URL in production."
+        )
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, for tests, explicit overrides)."""
     instance = Path(os.environ.get("HAOCHA_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
@@ -62,6 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     init_request_logging(app)
+    _warn_about_limits(app)
     init_db(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     init_auth(app)

@@ -148,6 +148,15 @@ def current_staff() -> User | None:
     return user
 
 
+def carries_staff_credentials() -> bool:
+    """Whether this request comes with any staff credential: a signed-in session cookie (on any
+    method) or an `Authorization: Bearer` header, valid or not. Used where staff must never act
+    (a citizen's rating), so a staff browser cannot slip through the API's cookie rule."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return True
+    return bool(current_user and current_user.is_authenticated)
+
+
 def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Allow only signed-in staff with one of `roles` (401 when not signed in, 403 otherwise)."""
 

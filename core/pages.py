@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import text
@@ -88,6 +88,23 @@ def logout() -> Response:
     return redirect(url_for("core_pages.login"))
 
 
+def redis_health() -> str | None:
+    """'ok' or 'down' for the Redis behind the shared rate limits; None when none is configured."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3)
+    try:
+        client.ping()
+    except redis.RedisError:
+        return "down"
+    finally:
+        client.close()
+    return "ok"
+
+
 @bp.route("/healthz")
 def healthz() -> Any:
     try:
@@ -97,6 +114,11 @@ def healthz() -> Any:
         db.session.rollback()
         return {"status": "error", "database": "unavailable"}, 503
     body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    redis_state = redis_health()
+    if redis_state is not None:
+        body["redis"] = redis_state
+        if redis_state != "ok":
+            body["status"] = "degraded"  # limits count per worker until Redis is back
     for name, figure in HEALTH_FIGURES.items():
         try:
             body[name] = figure()

@@ -204,7 +204,10 @@ def heartbeat() -> str:
 
 
 def register_core_jobs(app: Flask) -> None:
+    from core import messages
+
     register_job("core.heartbeat", int(app.config["SCHEDULER_HEARTBEAT_SECONDS"]))(heartbeat)
+    register_job("core.citizen-messages", int(app.config["CITIZEN_MESSAGE_SWEEP_SECONDS"]))(messages.deliver_due)
 
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from core.calendar import local_tz
 from core.privacy import mask_name, mask_phone, scrub_text
@@ -17,7 +18,16 @@ def localdate(moment: datetime | None) -> str:
     return moment.astimezone(local_tz()).strftime("%Y-%m-%d") if moment else ""
 
 
+MESSAGE_STATUS_LABELS = {"pending": _l("waiting to be sent"), "sent": _l("delivered"), "failed": _l("failed")}
+
+
+def message_status_label(status: str) -> str:
+    """A citizen message's delivery state, in the page's language."""
+    return str(MESSAGE_STATUS_LABELS.get(status, status))
+
+
 def init_templating(app: Flask) -> None:
+    app.add_template_global(message_status_label, "message_status_label")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(scrub_text, "scrub")

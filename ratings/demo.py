@@ -249,6 +249,8 @@ EVENT_DEFAULTS: dict[str, Any] = {
     "contact_name": "",
     "contact_phone": "",
     "confidential": False,
+    "issued_via": "system",
+    "issuer_address": "",
 }
 RATING_COLUMNS = (
     "id", "event_id", "assess_number", "level", "channel", "rater_type", "is_anonymous", "contact_name",

@@ -66,6 +66,15 @@ APPEAL_STATUS_LABELS: dict[str, Any] = {
 }
 
 
+REVIEW_REASON_LABELS: dict[str, Any] = {
+    "issuer_address": _l("Rated from the address that issued the link"),
+    "address_burst": _l("Many ratings from one address"),
+    "network_burst": _l("Many ratings from one network"),
+    "instant_staff_token": _l("A staff member's link used at once"),
+    "department_burst": _l("Burst of one level for the department"),
+}
+
+
 def label(table: dict[Any, Any], key: Any) -> str:
     """The translated label of `key`, or the key itself when it has none."""
     return str(table.get(getattr(key, "value", key), key))

@@ -85,7 +85,16 @@ class TokenStatus(enum.StrEnum):
 
 class RatingStatus(enum.StrEnum):
     VALID = "valid"
-    VOIDED = "voided"  # by an upheld appeal; still stored, no longer counted
+    VOIDED = "voided"  # by an upheld appeal or a rejected review; still stored, no longer counted
+    PENDING = "pending"  # held for a manager's review (fraud signals); not counted until confirmed
+
+
+class IssuedVia(enum.StrEnum):
+    """How a rating token came to exist: a person's account, an issuer key, or the system."""
+
+    STAFF = "staff"
+    ISSUER = "issuer"
+    SYSTEM = "system"
 
 
 class AppealKind(enum.StrEnum):
@@ -120,6 +129,22 @@ class StandingCode(Base):
     service_item: Mapped[ServiceItem | None] = relationship()
 
 
+class Issuer(Base):
+    """An issuer key: how a business system or a counter device issues rating tokens, scoped to
+    departments, instead of through a person's account. Only the key's hash is stored."""
+
+    __tablename__ = "rating_issuers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ServiceEvent(Base):
     """办件: one rateable service — a counter visit, an online transaction or a closed ticket."""
 
@@ -142,6 +167,10 @@ class ServiceEvent(Base):
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     rater_type: Mapped[int] = mapped_column(Integer, default=RaterType.INDIVIDUAL)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who issued the token, through what, from which address (评价精准: staged ratings show here).
+    issued_via: Mapped[IssuedVia] = mapped_column(_str_enum(IssuedVia), default=IssuedVia.SYSTEM)
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("rating_issuers.id"))
+    issuer_address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
@@ -183,6 +212,11 @@ class Rating(Base):
         UniqueConstraint("event_id", "assess_number"),
         CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
         CheckConstraint("assess_number IN (1, 2)", name="assess_number_range"),
+        # The fraud signals count recent ratings per address, per network and per department.
+        Index("ix_ratings_client_hash_created_at", "client_hash", "created_at"),
+        Index("ix_ratings_client_net_hash_created_at", "client_net_hash", "created_at"),
+        Index("ix_ratings_department_id_created_at", "department_id", "created_at"),
+        Index("ix_ratings_status_pending", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,6 +245,13 @@ class Rating(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The agent who typed in an answer given by phone (hotline callback); None for the citizen.
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Keyed hashes of the submitting address and its network (never the address itself), for the
+    # fraud signals; why a rating is held for review, and the review's outcome.
+    client_hash: Mapped[str | None] = mapped_column(String(32))
+    client_net_hash: Mapped[str | None] = mapped_column(String(32))
+    review_reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[ServiceEvent] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()
@@ -220,6 +261,10 @@ class Rating(Base):
     @property
     def is_valid(self) -> bool:
         return self.status == RatingStatus.VALID
+
+    @property
+    def is_pending_review(self) -> bool:
+        return self.status == RatingStatus.PENDING
 
     def void(self) -> None:
         """Take the rating out of statistics (an upheld appeal); the row and its level stay."""
@@ -247,6 +292,9 @@ CITIZEN_FIELDS = (
     "is_default",
     "low_trust",
     "created_at",
+    "client_hash",
+    "client_net_hash",
+    "review_reasons",
 )
 
 

@@ -4,21 +4,24 @@ its QR code, and the staff pages for issuing QR codes, reading ratings and decid
 from contextlib import suppress
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from core.auth import current_staff, require_staff, roles_required
+from core.auth import carries_staff_credentials, require_staff, roles_required
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, ValidationFailed
+from core.extensions import client_ip
 from core.models import Department, Role
 from core.pagination import paginate
-from ratings import labels, links, service
+from ratings import labels, links, review, service
+from ratings.issuers import IssuingParty
 from ratings.limits import page_limit, submission_limits
 from ratings.models import PUBLIC_CHANNELS, AppealKind, Channel, EventKind
+from ratings.review import Client
 
 bp = Blueprint(
     "ratings_pages",
@@ -40,6 +43,7 @@ def _label_helpers() -> dict[str, Any]:
         "channel_label": lambda v: labels.label(labels.CHANNEL_LABELS, v),
         "appeal_kind_label": lambda v: labels.label(labels.APPEAL_KIND_LABELS, v),
         "appeal_status_label": lambda v: labels.label(labels.APPEAL_STATUS_LABELS, v),
+        "review_reason_label": lambda v: labels.label(labels.REVIEW_REASON_LABELS, v),
     }
 
 
@@ -89,7 +93,7 @@ def _form_context(target: service.RatingTarget, form: MultiDict[str, str], error
         "follow_up": target.assess_number == 2,
         "place": _place(target),
         "comment_max": current_app.config["RATING_COMMENT_MAX_LENGTH"],
-        "staff_signed_in": current_staff() is not None,
+        "staff_signed_in": carries_staff_credentials(),
         "known_contact": bool(event is not None and event.contact_phone),
     }
 
@@ -147,7 +151,7 @@ def _page_errors(error: ValidationFailed) -> dict[str, str]:
 @bp.post("/rate/<token>")
 @submission_limits
 def submit(token: str) -> Any:
-    if current_staff() is not None:
+    if carries_staff_credentials():
         raise Forbidden(_("Staff may not submit a citizen's rating. Please sign out first."))
     try:
         target = service.resolve_token(token)
@@ -156,7 +160,7 @@ def submit(token: str) -> Any:
     data = _submitted(request.form)
     channel = _channel(request.form.get("channel"), target)
     try:
-        rating = service.rate_with_token(token, data.pop("level"), channel, **data)
+        rating = service.rate_with_token(token, data.pop("level"), channel, Client(client_ip()), **data)
     except ValidationFailed as error:
         context = _form_context(target, request.form, _page_errors(error))
         return render_template("ratings/rate.html", token=token, **context), 422
@@ -218,9 +222,9 @@ def issue_qr() -> Any:
         }
         data["kind"] = data["kind"] if data["kind"] in (EventKind.COUNTER, EventKind.ONLINE) else EventKind.COUNTER
         try:
-            issued = service.create_service_event(data, user)
+            issued = service.create_service_event(data, IssuingParty.staff(user, client_ip()))
             db.session.commit()
-        except ValidationFailed as failed:
+        except (ValidationFailed, Forbidden) as failed:
             db.session.rollback()
             error = failed.message
     return render_template(
@@ -285,3 +289,33 @@ def decide(appeal_id: int) -> Response:
     service.decide_appeal(service.get_appeal(appeal_id), manager, decision == "uphold", request.form.get("note", ""))
     db.session.commit()
     return redirect(url_for("ratings_pages.appeals"), code=303)
+
+
+# --- ratings held for review (评价精准) -------------------------------------------------------
+
+
+@bp.get("/staff/ratings/review")
+@roles_required(Role.MANAGER)
+def reviews() -> str:
+    """Ratings the fraud signals held, oldest first, to confirm or reject."""
+    page = max(_int(request.args.get("page")) or 1, 1)
+    result = paginate(review.pending_query(), page, 50)
+    return render_template("ratings/staff_review.html", result=result)
+
+
+@bp.post("/staff/ratings/review/<int:rating_id>")
+@roles_required(Role.MANAGER)
+def review_decide(rating_id: int) -> Response:
+    manager = require_staff()
+    decision = request.form.get("decision")
+    if decision not in ("confirm", "reject"):
+        raise ValidationFailed(_("Choose to confirm or reject."))
+    rating = service.get_rating(rating_id, manager)
+    try:
+        (review.confirm if decision == "confirm" else review.reject)(rating, manager, request.form.get("note", ""))
+        db.session.commit()
+        flash(_("Saved."), "notice")
+    except Conflict as error:
+        db.session.rollback()
+        flash(f"{_('Not saved')}: {error.message}", "alert")
+    return redirect(url_for("ratings_pages.reviews"), code=303)

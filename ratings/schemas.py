@@ -96,7 +96,9 @@ class RatingOut(Schema):
     hidden_bad = fields.Bool()
     is_default = fields.Bool()
     low_trust = fields.Bool()
-    status = fields.Function(lambda r: r.status.value)
+    status = fields.Function(
+        lambda r: r.status.value, metadata={"description": "valid, voided, or pending (held for review)"}
+    )
     local_day = fields.Date()
     created_at = fields.DateTime()
 
@@ -114,6 +116,19 @@ class RatingStaffOut(RatingOut):
     ticket_number = fields.Function(lambda r: r.event.ticket_number or None)
     voided_at = fields.DateTime(allow_none=True)
     appeal = fields.Nested(AppealBrief, allow_none=True)
+    review_reasons = fields.List(fields.Str(), allow_none=True, metadata={"description": "Why it is held"})
+    reviewed_at = fields.DateTime(allow_none=True)
+
+
+class ReviewQuery(InSchema):
+    department = fields.Str(validate=CODE)
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Int(load_default=50, validate=validate.Range(1, 200))
+
+
+class ReviewDecisionIn(InSchema):
+    decision = fields.Str(required=True, validate=validate.OneOf(["confirm", "reject"]))
+    note = fields.Str(load_default="", validate=validate.Length(max=2000))
 
 
 class RatingQuery(InSchema):
@@ -210,4 +225,5 @@ class SatisfactionOut(SatisfactionFigures):
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     target = fields.Float()
+    pending_review = fields.Int(metadata={"description": "Ratings held for review: in none of these figures"})
     groups = fields.List(fields.Nested(SatisfactionGroup))

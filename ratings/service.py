@@ -5,9 +5,6 @@ Functions flush, never commit; the view, page or job that calls them commits onc
 core.errors domain errors and never look at the request.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -20,16 +17,18 @@ from flask import current_app
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core import messages
 from core.auth import ensure_visible, get_visible, token_digest, visible_department_id
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
-from core.models import Department, Region, Role, ServiceItem, User
+from core.models import CitizenMessage, Department, Role, User
 from core.notify import notify, staff_with_role
 from core.privacy import is_valid_phone, normalize_phone
-from core.refdata import department_ref, service_item_ref
+from core.refdata import department_ref
 from core.signals import appeal_decided, rating_recorded
-from ratings import links
+from ratings import links, review
+from ratings.issuers import SYSTEM, IssuingParty, place
 from ratings.labels import DIMENSIONS
 from ratings.models import (
     PUBLIC_CHANNELS,
@@ -47,6 +46,7 @@ from ratings.models import (
     StandingCode,
     TokenStatus,
 )
+from ratings.review import Client
 from ratings.sentiment import is_negative, polarity
 
 STANDING_PREFIX = "s."
@@ -121,43 +121,10 @@ def department_by_code(code: str | None) -> Department | None:
     return department_ref(code, "department")
 
 
-def _service_item(code: str | None) -> ServiceItem | None:
-    return service_item_ref(code, "service_item")
-
-
-def _region_code(code: str | None) -> str | None:
-    if not code:
-        return None
-    if db.session.get(Region, code) is None:
-        raise ValidationFailed("Unknown region.", {"region": [f"No region with code {code}."]})
-    return code
-
-
-@dataclass
-class Placement:
-    """Where a service was given: department, service item and region, consistent with each other."""
-
-    department: Department | None
-    service_item: ServiceItem | None
-    region_code: str | None
-
-
-def _placement(data: Mapping[str, Any], actor: User | None) -> Placement:
-    item = _service_item(data.get("service_item"))
-    dept = department_by_code(data.get("department"))
-    if actor is not None and actor.role == Role.HANDLER:
-        if dept is not None and dept.id != actor.department_id:
-            raise Forbidden("Handlers issue ratings for their own department only.")
-        dept = actor.department
-    if dept is None and item is not None:
-        dept = item.department
-    region = _region_code(data.get("region")) or (dept.region_code if dept else None)
-    return Placement(dept, item, region)
-
-
-def create_service_event(data: Mapping[str, Any], actor: User | None = None) -> IssuedToken:
-    """办件: a rateable service event with its first token. Every field is optional."""
-    where = _placement(data, actor)
+def create_service_event(data: Mapping[str, Any], party: IssuingParty = SYSTEM) -> IssuedToken:
+    """办件: a rateable service event with its first token, placed within what `party` may issue
+    for (see ratings.issuers), recording who issued it, how and from where."""
+    where = place(data, party)
     event = ServiceEvent(
         kind=EventKind(data.get("kind") or EventKind.COUNTER),
         department_id=where.department.id if where.department else None,
@@ -165,11 +132,18 @@ def create_service_event(data: Mapping[str, Any], actor: User | None = None) -> 
         region_code=where.region_code,
         external_ref=data.get("external_ref") or "",
         staff_ref=data.get("staff") or "",
-        created_by_id=actor.id if actor else None,
+        created_by_id=party.user.id if party.user else None,
+        issued_via=party.via,
+        issuer_id=party.issuer.id if party.issuer else None,
+        issuer_address=party.address[:64],
     )
     db.session.add(event)
     db.session.flush()
-    _audit("event.created", actor, {"kind": event.kind.value}, event_id=event.id)
+    detail = {"kind": event.kind.value, "via": party.via.value, "address": party.address}
+    if party.issuer is not None:
+        party.issuer.last_used_at = utcnow()
+        detail["issuer"] = party.issuer.name
+    _audit("event.created", party.user, detail, event_id=event.id)
     return issue_token(event)
 
 
@@ -220,7 +194,7 @@ def describe_event(event: ServiceEvent) -> dict[str, Any]:
 
 def create_standing_code(data: Mapping[str, Any], actor: User | None = None) -> tuple[StandingCode, str]:
     """A reusable QR code for a counter; returns the code and its token (shown once)."""
-    where = _placement(data, actor)
+    where = place(data, IssuingParty.staff(actor) if actor is not None else SYSTEM)
     token = new_token(STANDING_PREFIX)
     code = StandingCode(
         token_hash=token_digest(token),
@@ -350,8 +324,14 @@ def default_channel(target: RatingTarget) -> int:
     return int(Channel.QR_CODE if target.standing is not None else _cfg("RATING_DEFAULT_CHANNEL"))
 
 
-def rate_with_token(token: str, level: int, channel: int | None = None, **fields: Any) -> Rating:
-    """A citizen rates with a link or QR code. Channels 7 and 8 are the system's, not the public's."""
+def rate_with_token(
+    token: str, level: int, channel: int | None = None, client: Client | None = None, **fields: Any
+) -> Rating:
+    """A citizen rates with a link or QR code. Channels 7 and 8 are the system's, not the public's.
+
+    `client` (the request's address) feeds the fraud signals: a staged-looking rating is stored
+    but held for a manager's review (ratings.review).
+    """
     target = resolve_token(token)
     channel = channel or default_channel(target)
     if channel not in PUBLIC_CHANNELS:
@@ -359,11 +339,22 @@ def rate_with_token(token: str, level: int, channel: int | None = None, **fields
     _validate_citizen_input(level, channel, fields)
     if target.standing is not None:
         event = _event_for_standing(target.standing)
-        return record_rating(event, level, channel, low_trust=True, fresh=True, **fields)
+        held = review.hold_reasons(event, level, client)
+        return record_rating(event, level, channel, low_trust=True, fresh=True, client=client, held=held, **fields)
     assert target.token is not None and target.event is not None
     _claim(target.token)
+    held = review.hold_reasons(target.event, level, client)
     # resolve_token has just found the round unrated; the unique key settles any race.
-    return record_rating(target.event, level, channel, assess_number=target.assess_number, fresh=True, **fields)
+    return record_rating(
+        target.event,
+        level,
+        channel,
+        assess_number=target.assess_number,
+        fresh=True,
+        client=client,
+        held=held,
+        **fields,
+    )
 
 
 # --- recording a rating -------------------------------------------------------------------
@@ -483,8 +474,13 @@ def record_rating(
     low_trust: bool = False,
     recorded_by: User | None = None,
     fresh: bool = False,
+    client: Client | None = None,
+    held: Sequence[str] = (),
 ) -> Rating:
     """Store a rating of `event` and announce it (`rating_recorded`, in this transaction).
+
+    `held`: the fraud signals it raised; such a rating is stored as pending review and announced
+    only when a manager confirms it (ratings.review).
 
     `fresh`: the caller has just found this round unrated (a citizen's token) and the request
     ends on a Conflict, so the round is not looked up again and no savepoint is taken.
@@ -521,7 +517,10 @@ def record_rating(
         hidden_bad=is_hidden_bad(level, sentiment),
         is_default=is_default,
         low_trust=low_trust,
-        status=RatingStatus.VALID,
+        status=RatingStatus.PENDING if held else RatingStatus.VALID,
+        review_reasons=list(held) or None,
+        client_hash=client.address_hash if client else None,
+        client_net_hash=client.network_hash if client else None,
         department_id=event.department_id,
         region_code=event.region_code,
         service_item_id=event.service_item_id,
@@ -530,15 +529,18 @@ def record_rating(
         recorded_by_id=recorded_by.id if recorded_by else None,
     )
     _insert(rating, savepoint=not fresh)
-    _audit(
-        "rating.recorded",
-        recorded_by,
-        {"level": level, "channel": int(channel), "assess_number": assess_number, "hidden_bad": rating.hidden_bad},
-        event_id=event.id,
-        rating_id=rating.id,
-    )
+    detail: dict[str, Any] = {
+        "level": level,
+        "channel": int(channel),
+        "assess_number": assess_number,
+        "hidden_bad": rating.hidden_bad,
+    }
+    if held:
+        detail["held"] = list(held)
+    _audit("rating.held" if held else "rating.recorded", recorded_by, detail, event_id=event.id, rating_id=rating.id)
     db.session.flush()
-    rating_recorded.send(current_app._get_current_object(), rating=rating)  # type: ignore[attr-defined]
+    if not held:
+        rating_recorded.send(current_app._get_current_object(), rating=rating)  # type: ignore[attr-defined]
     return rating
 
 
@@ -667,42 +669,72 @@ def record_hotline_rating(ticket: TicketLike, level: int, comment: str = "", rec
 # --- 追评: the one follow-up rating -------------------------------------------------------
 
 
-def _follow_up_token(rating: Rating) -> str:
-    """The follow-up token of a rating: derived from SECRET_KEY, so the link can be shown again
-    (only its hash is stored), 256 bits."""
-    key = str(_cfg("SECRET_KEY")).encode()
-    mac = hmac.new(key, f"haocha:follow-up:{rating.id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
 def issue_follow_up_token(rating: Rating, actor: User | None = None) -> IssuedToken:
-    """The token for the event's one 追评 (assess_number 2); the same link on every call.
+    """A fresh random token for the event's one 追评 (assess_number 2), replacing any earlier one.
 
-    Renewed when it has expired; 409 once the follow-up was given.
+    The plain token exists only in the returned value: the caller hands it to the citizen's
+    message (core.messages) and nowhere else. 409 once the follow-up was given.
     """
     if rating.assess_number != 1:
         raise ValidationFailed("A follow-up is given on the first rating.", {"rating": ["Not a first rating."]})
     event = rating.event
     if event_rating(event, 2) is not None:
         raise Conflict("The follow-up rating was already given.")
-    token = _follow_up_token(rating)
-    row = db.session.scalar(select(RatingToken).where(RatingToken.token_hash == token_digest(token)))
-    if row is not None and row.status == TokenStatus.ACTIVE and row.expires_at > utcnow():
-        return IssuedToken(event, token, row.expires_at)
-    if row is not None:
-        row.status = TokenStatus.ACTIVE
-        row.expires_at = utcnow() + timedelta(days=_cfg("RATING_TOKEN_TTL_DAYS"))
-        db.session.flush()
-        issued = IssuedToken(event, token, row.expires_at)
-    else:
-        issued = issue_token(event, 2, token)
+    issued = issue_token(event, 2)
     _audit("follow_up.issued", actor, event_id=event.id, rating_id=rating.id)
     return issued
 
 
-def follow_up_link(rating: Rating) -> str:
-    """The citizen's 追评 link for this rating (see issue_follow_up_token)."""
-    return issue_follow_up_token(rating).rate_url
+FOLLOW_UP_MESSAGE = "follow_up"
+SATISFACTION_MESSAGE = "satisfaction"
+
+
+def _message_text(kind: str) -> str:
+    return str(_cfg("CITIZEN_MESSAGE_TEMPLATES")[kind])
+
+
+def send_follow_up(rating: Rating, actor: User | None = None) -> CitizenMessage | None:
+    """Issue the 追评 token and put its link in a message to the rater's own number (sent after
+    commit). None when the rater left no number: nobody else may hold the link."""
+    if not rating.contact_phone:
+        return None
+    issued = issue_follow_up_token(rating, actor)
+    return messages.enqueue(
+        FOLLOW_UP_MESSAGE,
+        rating.contact_phone,
+        _message_text(FOLLOW_UP_MESSAGE),
+        link=issued.rate_url,
+        subject=("rating", rating.id),
+        actor=actor,
+    )
+
+
+def resend_follow_up(rating: Rating, actor: User) -> CitizenMessage:
+    """A new 追评 link to the same number as before (the old link stops working)."""
+    if not messages.messages_about("rating", rating.id, FOLLOW_UP_MESSAGE):
+        raise Conflict("No follow-up link was sent for this rating yet.")
+    message = send_follow_up(rating, actor)
+    if message is None:
+        raise Conflict("The rater left no number to send to.")
+    return message
+
+
+def follow_up_messages(rating: Rating) -> list[CitizenMessage]:
+    return messages.messages_about("rating", rating.id, FOLLOW_UP_MESSAGE)
+
+
+def send_satisfaction_link(issued: IssuedToken) -> CitizenMessage | None:
+    """A closed ticket's rating link, to its caller's own number only."""
+    event = issued.event
+    if not event.contact_phone:
+        return None
+    return messages.enqueue(
+        SATISFACTION_MESSAGE,
+        event.contact_phone,
+        _message_text(SATISFACTION_MESSAGE),
+        link=f"{issued.rate_url}?ch={int(Channel.SMS)}",
+        subject=("service_event", event.id),
+    )
 
 
 # --- appeals (申诉复核) ----------------------------------------------------------------------

@@ -1,21 +1,26 @@
 """好差评 API: service events (办件) and their rating tokens, the public rating endpoint, staff
 lists of ratings, appeals (申诉) and standing QR codes (statistics: reports.stats)."""
 
+import hashlib
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 
-from core.api import api_blueprint, guard, public
-from core.auth import current_staff, require_staff
+from core.api import BEARER, api_blueprint, guard, public
+from core.auth import Unauthorized, carries_staff_credentials, current_staff, require_staff, roles_required
 from core.db import db
 from core.errors import Conflict, Forbidden
+from core.extensions import client_ip, limiter
 from core.models import Role
 from core.pagination import paginate
-from ratings import idempotency, links, service
+from ratings import idempotency, issuers, links, review, service
+from ratings.issuers import IssuingParty
 from ratings.limits import submission_limits
 from ratings.models import StandingCode
+from ratings.review import Client
 from ratings.schemas import (
     AppealDecisionIn,
     AppealIn,
@@ -27,6 +32,8 @@ from ratings.schemas import (
     RatingPage,
     RatingQuery,
     RatingStaffOut,
+    ReviewDecisionIn,
+    ReviewQuery,
     ServiceEventIn,
     ServiceEventOut,
     StandingCodeCreated,
@@ -39,6 +46,9 @@ READERS = (Role.AGENT, Role.HANDLER, Role.MANAGER, Role.ADMIN)
 
 events_blp = api_blueprint("service_events", __name__, "/service-events", "Service events (办件) and rating tokens")
 ratings_blp = api_blueprint("ratings", __name__, "/ratings", "Ratings (好差评)")
+reviews_blp = api_blueprint(
+    "rating_reviews", __name__, "/rating-reviews", "Ratings held for review (评价精准: fraud signals)"
+)
 appeals_blp = api_blueprint("rating_appeals", __name__, "/rating-appeals", "Appeals of bad reviews (申诉复核)")
 standing_blp = api_blueprint("standing_codes", __name__, "/standing-codes", "Standing QR codes on counters")
 
@@ -55,18 +65,68 @@ IDEMPOTENCY_DOC = {
 }
 
 
+def issuing_party() -> IssuingParty:
+    """Who is asking for a rating token: an issuer key (`X-Issuer-Key`), else the signed-in staff
+    member; 401 for an unknown or revoked key."""
+    key = request.headers.get(issuers.HEADER)
+    if key:
+        issuer = issuers.authenticate_issuer(key)
+        if issuer is None:
+            raise Unauthorized()
+        return IssuingParty.key(issuer, client_ip())
+    return IssuingParty.staff(require_staff(), client_ip())
+
+
+def issuer_or_staff(*roles: Role) -> Any:
+    """Staff with one of `roles`, or any valid issuer key (documented for both)."""
+
+    def decorator(view: Any) -> Any:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if request.headers.get(issuers.HEADER):
+                return view(*args, **kwargs)  # issuing_party() authenticates the key
+            return roles_required(*roles)(view)(*args, **kwargs)
+
+        wrapper.required_roles = tuple(roles)  # type: ignore[attr-defined]
+        names = [r.value for r in roles]
+        return events_blp.doc(security=[*BEARER, {"issuerKey": []}], **{"x-roles": names})(wrapper)
+
+    return decorator
+
+
+def _issue_limit_key() -> str:
+    key = request.headers.get(issuers.HEADER)
+    if key:
+        return "issuer:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    user = current_staff()
+    return f"user:{user.id}" if user is not None else client_ip()
+
+
+def _issue_limit_value() -> str:
+    name = "ISSUER_RATE_LIMIT" if request.headers.get(issuers.HEADER) else "STAFF_ISSUE_RATE_LIMIT"
+    return str(current_app.config[name])
+
+
+issue_limit = limiter.limit(_issue_limit_value, key_func=_issue_limit_key, scope="rating-issue")
+
+
 @events_blp.route("")
 class ServiceEvents(MethodView):
-    @guard(events_blp, *ISSUERS)
+    @issuer_or_staff(*ISSUERS)
+    @issue_limit
     @events_blp.arguments(ServiceEventIn)
     @events_blp.response(201, IssuedTokenOut)
+    @events_blp.alt_response(403, description="Another department's service, item or region")
+    @events_blp.alt_response(429, description="Too many tokens from this issuer")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a rateable service event with a single-use rating token, its link and QR code.
 
-        The token is returned once and stored only as a hash. `qr_url` is an SVG; the same
-        path ending in `.png` gives a PNG.
+        Staff issue for their own department only; business systems and counter devices send
+        `X-Issuer-Key` (`flask issuers create`) and issue for the key's departments. The token
+        is returned once, to be handed to the citizen (a QR on the counter screen), and stored
+        only as a hash. `qr_url` is an SVG; the same path ending in `.png` gives a PNG.
         """
-        issued = service.create_service_event(data, require_staff())
+        issued = service.create_service_event(data, issuing_party())
         db.session.commit()
         return issued
 
@@ -81,9 +141,10 @@ class ServiceEventDetail(MethodView):
 
 
 def _refuse_staff() -> None:
-    """No staff role may rate in a citizen's place (DOMAIN.md: staff must not interfere)."""
-    if current_staff() is not None:
-        raise Forbidden("Staff may not submit a citizen's rating.")
+    """No staff role may rate in a citizen's place (DOMAIN.md: staff must not interfere): any
+    request carrying a staff session cookie or a bearer token is refused."""
+    if carries_staff_credentials():
+        raise Forbidden("Staff may not submit a citizen's rating. Sign out first.")
 
 
 RATING_OUT = RatingOut()  # one instance: schemas are stateless once built, and building costs
@@ -97,7 +158,8 @@ def _created(rating: Any) -> Response:
 
 def _rate(data: dict[str, Any]) -> Any:
     fields = {k: v for k, v in data.items() if k not in ("token", "level", "channel")}
-    return service.rate_with_token(data["token"], data["level"], data.get("channel"), **fields)
+    client = Client(client_ip())
+    return service.rate_with_token(data["token"], data["level"], data.get("channel"), client, **fields)
 
 
 @ratings_blp.route("")
@@ -170,6 +232,34 @@ class RatingAppealCreate(MethodView):
         appeal = service.file_appeal(service.get_rating(rating_id, user), user, data["kind"], data["reason"])
         db.session.commit()
         return appeal
+
+
+@reviews_blp.route("")
+class RatingReviews(MethodView):
+    @guard(reviews_blp, Role.MANAGER)
+    @reviews_blp.arguments(ReviewQuery, location="query")
+    @reviews_blp.response(200, RatingPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Ratings held for review (pending), oldest first, with the signals that held them."""
+        dept = service.department_by_code(args.get("department"))
+        stmt = review.pending_query({"department_id": dept.id if dept else None})
+        return paginate(stmt, args["page"], args["per_page"])
+
+
+@reviews_blp.route("/<int:rating_id>")
+class RatingReviewDecision(MethodView):
+    @guard(reviews_blp, Role.MANAGER)
+    @reviews_blp.arguments(ReviewDecisionIn)
+    @reviews_blp.response(200, RatingStaffOut)
+    @reviews_blp.alt_response(409, description="Not waiting for review")
+    def post(self, data: dict[str, Any], rating_id: int) -> Any:
+        """Confirm a held rating (it counts from now on) or reject it (voided, audited)."""
+        manager = require_staff()
+        rating = service.get_rating(rating_id, manager)
+        decide = review.confirm if data["decision"] == "confirm" else review.reject
+        decide(rating, manager, data["note"])
+        db.session.commit()
+        return rating
 
 
 @appeals_blp.route("")

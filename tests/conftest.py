@@ -125,3 +125,33 @@ def fresh_app(app: Flask, tmp_path: Path) -> Iterator[Flask]:
             yield application
             with application.app_context():
                 db.engine.dispose()
+
+
+class SmsOutbox:
+    """Captures what core.messages hands to the SMS sender; `deliver()` runs the sending job."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def deliver(self) -> list[Any]:
+        from core import messages
+
+        before = len(self.sent)
+        messages.deliver_due()
+        return self.sent[before:]
+
+    def links(self) -> list[str]:
+        """The /rate/ links in the messages sent so far, in order."""
+        import re
+
+        return [m for msg in self.sent for m in re.findall(r"(?:https?://[^\s/]+)?/rate/[^\s?]+", msg.body)]
+
+
+@pytest.fixture
+def sms() -> Iterator[SmsOutbox]:
+    from core import messages
+
+    outbox = SmsOutbox()
+    messages.set_sender(outbox.sent.append)
+    yield outbox
+    messages.set_sender(None)

@@ -36,8 +36,10 @@ def _contribution(values: dict[str, Any]) -> tuple[tuple[Any, ...], str] | None:
     """The fine rollup key and count column a rating with these values adds one to, if any."""
     if values["assess_number"] != 1 or values["local_day"] is None:
         return None
-    status = values["status"]
-    column = f"n{int(values['level'])}" if str(getattr(status, "value", status)) == RatingStatus.VALID else "voided"
+    status = str(getattr(values["status"], "value", values["status"]))
+    if status == RatingStatus.PENDING:
+        return None  # held for review: in no figure until a manager confirms or rejects it
+    column = f"n{int(values['level'])}" if status == RatingStatus.VALID else "voided"
     key = (
         values["local_day"],
         values["department_id"] or 0,

@@ -107,7 +107,7 @@ def test_not_verified_closes_without_a_case(database):
     assert db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id)) is None
 
 
-def test_the_whole_rectification_path_ends_published_and_masked(database, clock):
+def test_the_whole_rectification_path_ends_published_and_masked(database, clock, sms):
     dept = f.department()
     people = staff(dept)
     clock.set(shanghai(2026, 9, 25, 10))
@@ -139,8 +139,11 @@ def test_the_whole_rectification_path_ends_published_and_masked(database, clock)
     assert "13812345678" not in case.public_review and "138****5678" in case.public_review
     assert [e.action for e in case.events] == ["opened", "submitted", "sent_back", "submitted", "accepted", "published"]
 
-    url = service.follow_up_url(case)
-    assert url and "/rate/" in url
+    [message] = service.follow_up_messages(case)
+    assert message.phone == "13812345678" and message.status == "pending"
+    [sent] = sms.deliver()
+    assert sent.phone == "13812345678" and message.status == "sent" and message.link is None
+    [url] = sms.links()
     token = url.rsplit("/rate/", 1)[1].split("?")[0]
     follow_up = ratings_service.rate_with_token(token, 4, None, comment="整改后好多了")
     assert follow_up.assess_number == 2

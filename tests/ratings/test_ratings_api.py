@@ -15,8 +15,8 @@ from ratings.models import Rating, ServiceEvent
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
-def _new_event(client, role=Role.AGENT, body=None):
-    staff = f.user(role)
+def _new_event(client, role=Role.AGENT, body=None, dept=None):
+    staff = f.user(role, dept)
     response = client.post("/api/v1/service-events", json=body if body is not None else {}, headers=f.bearer(staff))
     assert response.status_code == 201, response.json
     return response.json
@@ -43,7 +43,7 @@ def test_every_field_of_a_service_event(client):
         "external_ref": "BJ20261008001",
         "staff": "工号0701",
     }
-    created = _new_event(client, Role.MANAGER, body)
+    created = _new_event(client, Role.HANDLER, body, dept)
     manager = f.user(Role.MANAGER)
     detail = client.get(f"/api/v1/service-events/{created['id']}", headers=f.bearer(manager)).json
     assert detail["department"] == dept.code and detail["service_item"] == item.code and detail["kind"] == "online"

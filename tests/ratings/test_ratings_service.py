@@ -15,7 +15,9 @@ from core.db import db
 from core.errors import Conflict, Gone, NotFound, ValidationFailed
 from core.models import Role
 from core.signals import rating_recorded, ticket_closed
-from ratings import delivery, service
+from core import messages
+from ratings import service
+from ratings.issuers import IssuingParty
 from ratings.models import (
     Channel,
     EventKind,
@@ -65,10 +67,15 @@ def test_a_handler_issues_for_their_own_department_only(database):
     from core.errors import Forbidden
 
     handler = f.user(Role.HANDLER)
-    assert service.create_service_event({}, handler).event.department_id == handler.department_id
-    other = f.department()
-    with pytest.raises(Forbidden):
-        service.create_service_event({"department": other.code}, handler)
+    party = IssuingParty.staff(handler, "10.0.0.9")
+    event = service.create_service_event({}, party).event
+    assert event.department_id == handler.department_id
+    assert (event.issued_via.value, event.created_by_id, event.issuer_address) == ("staff", handler.id, "10.0.0.9")
+    other = f.department(region="460200")
+    other_item = f.service_item(other)
+    for body in ({"department": other.code}, {"service_item": other_item.code}, {"region": "460200"}):
+        with pytest.raises(Forbidden):
+            service.create_service_event(body, party)
 
 
 def test_resolving_tokens_unknown_used_expired(database):
@@ -204,11 +211,18 @@ def test_every_rating_is_audited(database):
     db.session.rollback()
 
 
-def test_the_one_follow_up_rating(database):
+def test_the_one_follow_up_rating(app, database, sms):
     first = rf.rate(rf.event(), 1, contact={"phone": "13900001111"})
-    link = service.follow_up_link(first)
-    assert link == service.follow_up_link(first)  # the same link however often it is asked for
+    message = service.send_follow_up(first)
+    assert message is not None and message.phone == "13900001111" and sms.deliver()
+    [link] = sms.links()
     token = link.rsplit("/", 1)[-1]
+    assert len(token) >= 22 and message.link is None  # random (>= 128 bits), and not kept
+    again = service.send_follow_up(first)  # a new link replaces the old one
+    assert again is not None and sms.deliver()
+    with pytest.raises(Gone):
+        service.resolve_token(token)
+    token = sms.links()[-1].rsplit("/", 1)[-1]
     target = service.resolve_token(token)
     assert target.assess_number == 2
     follow_up = service.rate_with_token(token, 4, None, comment="整改后满意")
@@ -217,9 +231,15 @@ def test_the_one_follow_up_rating(database):
     with pytest.raises(Conflict):
         service.rate_with_token(token, 5, None)
     with pytest.raises(Conflict):
-        service.follow_up_link(first)
+        service.send_follow_up(first)
     with pytest.raises(ValidationFailed):
-        service.follow_up_link(follow_up)
+        service.issue_follow_up_token(follow_up)
+
+
+def test_no_follow_up_link_without_the_raters_own_number(database, sms):
+    anonymous = rf.rate(rf.event(), 1, anonymous=True)
+    assert service.send_follow_up(anonymous) is None
+    assert sms.deliver() == []
 
 
 def test_a_follow_up_needs_a_first_rating(database):
@@ -243,18 +263,22 @@ def test_standing_qr_codes_make_low_trust_ratings_each_time(database):
         service.rate_with_token(token, 5, None)
 
 
-def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, monkeypatch):
-    sent = []
-    monkeypatch.setattr(delivery, "_sender", lambda event, url: sent.append((event.id, url)))
+def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, sms):
+    sent = sms.sent
     dept = f.department()
     ticket = rf.FakeTicket(lead_department_id=dept.id, is_enterprise=True)
     ticket_closed.send(app, ticket=ticket)
+    assert sent == []  # nothing leaves inside the transaction
+    sms.deliver()
     event = service.service_event_for_ticket(ticket.id)
     assert event is not None and event.kind == EventKind.HOTLINE
     assert (event.department_id, event.ticket_number, event.contact_phone) == (dept.id, ticket.number, "13812345678")
     assert event.rater_type == 2
-    assert len(sent) == 1 and sent[0][0] == event.id and "/rate/" in sent[0][1] and sent[0][1].endswith("?ch=6")
-    token = sent[0][1].split("/rate/")[1].split("?")[0]
+    assert len(sent) == 1 and sent[0].phone == "13812345678" and "/rate/" in sent[0].body
+    token = sent[0].body.split("/rate/")[1].split("?")[0]
+    assert sent[0].body.split("/rate/")[1].split("?")[1].startswith("ch=6")
+    stored = messages.messages_about("service_event", event.id)
+    assert [(m.status, m.link) for m in stored] == [("sent", None)]  # the link is not kept
     rating = service.rate_with_token(token, 2, Channel.SMS)
     # The caller's contact comes with the event, so the bad review can be called back.
     assert rating.contact_phone == "13812345678" and rating.rater_type == 2 and not rating.is_anonymous
