@@ -40,7 +40,7 @@ def test_session_cookie_is_httponly_and_samesite(client):
 
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("HAOCHA_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SECRET_KEY", "k3Q9-vX2pL7_mN4bR8tW1yZ6cF0hJ5sD-x")
     from config import load_settings
 
     settings = load_settings(tmp_path)

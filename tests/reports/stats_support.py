@@ -91,6 +91,8 @@ def raw_rows(keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
             r.low_trust,
         )
         key = tuple(fine[i] for i in picks)
+        if r.status == RatingStatus.PENDING:
+            continue  # held for review: in no figure
         found[(*key, f"n{r.level}" if r.status == RatingStatus.VALID else "voided")] += 1
     return found
 

@@ -65,9 +65,11 @@ def test_the_contract_and_the_filters(client):
         "satisfaction_rate",
         "good_rate",
         "bad_rate",
+        "pending_review",
         "groups",
     }
     assert (body["total"], body["levels"], body["bad_rate"]) == (2, {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}, 0.5)
+    assert body["pending_review"] == 0
     by_channel = client.get(f"{base}&channel=3&group_by=department", headers=f.bearer(admin)).json
     assert {g["key"]: g["valid"] for g in by_channel["groups"]} == {str(dept.id): 1, str(other.id): 1}
     by_item = client.get(f"{base}&service={item.code}&group_by=service", headers=f.bearer(manager)).json

@@ -14,6 +14,7 @@ from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Role
 from ratings import service as ratings_service
+from ratings.models import RatingStatus
 from reports.stats import service
 from reports.stats.service import Filters
 
@@ -86,7 +87,7 @@ ACTIONS = st.lists(
         st.integers(1, 2),  # rater type
         st.booleans(),  # system default
         st.booleans(),  # low trust
-        st.sampled_from(["keep", "void", "move", "void and move"]),
+        st.sampled_from(["keep", "void", "move", "void and move", "held", "held, confirmed", "held, rejected"]),
     ),
     min_size=1,
     max_size=12,
@@ -100,12 +101,17 @@ def test_rollups_equal_the_raw_rows_for_random_data(database, actions):
     depts = [None, f.department(), f.department()]
     made = []
     for moment, level, dept, channel, rater, default, low, then in actions:
-        row = rating(moment, level, depts[dept], channel=channel, rater_type=rater, is_default=default, low_trust=low)
+        status = RatingStatus.PENDING if "held" in then else RatingStatus.VALID
+        row = rating(
+            moment, level, depts[dept], channel=channel, rater_type=rater, is_default=default, low_trust=low, status=status
+        )
         made.append((row, then))
     db.session.flush()
     for row, then in made:
-        if "void" in then:
+        if "void" in then or "rejected" in then:
             row.void()
+        if "confirmed" in then:
+            row.status = RatingStatus.VALID
         if "move" in then:
             row.department_id = depts[2].id if row.department_id != depts[2].id else depts[1].id
     db.session.commit()
