@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -203,10 +202,8 @@ def qr(token: str, fmt: str) -> Response:
 
 
 def _departments_for(user: Any) -> list[Department]:
-    if user.role == Role.HANDLER:
-        return [user.department] if user.department else []
-    stmt = select(Department).where(Department.active.is_(True)).order_by(Department.code)
-    return list(db.session.scalars(stmt))
+    """Staff issue rating links for their own department only (ratings.issuers)."""
+    return [user.department] if user.department else []
 
 
 @bp.route("/staff/ratings/qr", methods=["GET", "POST"])
@@ -226,7 +223,7 @@ def issue_qr() -> Any:
             db.session.commit()
         except (ValidationFailed, Forbidden) as failed:
             db.session.rollback()
-            error = failed.message
+            error = _(failed.message)
     return render_template(
         "ratings/staff_qr.html", issued=issued, error=error, departments=_departments_for(user), form=request.form
     )

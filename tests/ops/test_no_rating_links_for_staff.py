@@ -58,7 +58,7 @@ def _api_urls(app: Any, ids: dict[str, list[int]]) -> list[str]:
             continue
         for value in ids.get(names[0], ids["any"]):
             try:
-                urls.append(rule.build({names[0]: value, **{n: 1 for n in names[1:]}}, append_unknown=False)[1])
+                urls.append(rule.build({names[0]: value, **dict.fromkeys(names[1:], 1)}, append_unknown=False)[1])
             except Exception:  # a converter that does not take ints (codes): not about this case
                 break
     return urls

@@ -37,9 +37,7 @@ def _issuer(*depts) -> str:
 
 
 def _issue(client, key: str, body: dict | None = None, address: str = ISSUER_ADDR):
-    return client.post(
-        "/api/v1/service-events", json=body or {}, headers={issuers.HEADER: key}, **_from(address)
-    )
+    return client.post("/api/v1/service-events", json=body or {}, headers={issuers.HEADER: key}, **_from(address))
 
 
 # --- who may issue for what ---------------------------------------------------------------
@@ -178,7 +176,9 @@ def test_twenty_ratings_from_one_address_count_ten_and_hold_the_rest(client, sig
     for rating in held[:4]:
         done = client.post(f"/api/v1/rating-reviews/{rating.id}", json={"decision": "confirm"}, headers=headers)
         assert done.status_code == 200 and done.json["status"] == "valid"
-    rejected = client.post(f"/api/v1/rating-reviews/{held[4].id}", json={"decision": "reject", "note": "刷评"}, headers=headers)
+    rejected = client.post(
+        f"/api/v1/rating-reviews/{held[4].id}", json={"decision": "reject", "note": "刷评"}, headers=headers
+    )
     assert rejected.status_code == 200 and rejected.json["status"] == "voided"
     again = client.post(f"/api/v1/rating-reviews/{held[4].id}", json={"decision": "confirm"}, headers=headers)
     assert again.status_code == 409
@@ -196,7 +196,10 @@ def test_twenty_ratings_from_one_address_count_ten_and_hold_the_rest(client, sig
 def test_a_handler_may_not_review(client, signals_on):
     handler = f.user(Role.HANDLER)
     assert client.get("/api/v1/rating-reviews", headers=f.bearer(handler)).status_code == 403
-    assert client.post("/api/v1/rating-reviews/1", json={"decision": "confirm"}, headers=f.bearer(handler)).status_code == 403
+    assert (
+        client.post("/api/v1/rating-reviews/1", json={"decision": "confirm"}, headers=f.bearer(handler)).status_code
+        == 403
+    )
 
 
 def test_rating_from_the_address_that_issued_the_token_is_held(client, signals_on):

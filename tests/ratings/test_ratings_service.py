@@ -9,13 +9,13 @@ import pytest
 import ratings_factories as rf
 from sqlalchemy import func, select
 
+from core import messages
 from core.auth import token_digest
 from core.calendar import local_date
 from core.db import db
 from core.errors import Conflict, Gone, NotFound, ValidationFailed
 from core.models import Role
 from core.signals import rating_recorded, ticket_closed
-from core import messages
 from ratings import service
 from ratings.issuers import IssuingParty
 from ratings.models import (

@@ -103,7 +103,14 @@ def test_rollups_equal_the_raw_rows_for_random_data(database, actions):
     for moment, level, dept, channel, rater, default, low, then in actions:
         status = RatingStatus.PENDING if "held" in then else RatingStatus.VALID
         row = rating(
-            moment, level, depts[dept], channel=channel, rater_type=rater, is_default=default, low_trust=low, status=status
+            moment,
+            level,
+            depts[dept],
+            channel=channel,
+            rater_type=rater,
+            is_default=default,
+            low_trust=low,
+            status=status,
         )
         made.append((row, then))
     db.session.flush()
