@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
 from core.models import Department, User
+from ratings.models import Rating
 
 
 def _enum(cls: type[enum.Enum], length: int = 24) -> Enum:
@@ -138,7 +139,10 @@ class RectificationCase(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     department: Mapped[Department] = relationship(lazy="joined")
-    events: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", cascade="all, delete-orphan")
+    rating: Mapped[Rating] = relationship()
+    events: Mapped[list["CaseEvent"]] = relationship(
+        order_by="CaseEvent.id", cascade="all, delete-orphan", back_populates="case"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -158,3 +162,4 @@ class CaseEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+    case: Mapped[RectificationCase] = relationship(back_populates="events")

@@ -85,7 +85,13 @@ def cases() -> str:
         status = None
     page = max(int(request.args.get("page", "1") or 1), 1) if request.args.get("page", "1").isdigit() else 1
     listing = paginate(service.cases_query(user, status), page, 50)
-    return render_template("callbacks/cases.html", listing=listing, status=status, statuses=list(CaseStatus))
+    return render_template(
+        "callbacks/cases.html",
+        listing=listing,
+        status=status,
+        statuses=list(CaseStatus),
+        shown=lambda case, text: service.case_text(case, text or "", user),
+    )
 
 
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
@@ -126,6 +132,7 @@ def case_detail(case_id: int) -> Any:
         rating=rating,
         role=user.role.value,
         follow_up_messages=service.follow_up_messages(case),
+        shown=lambda text: service.case_text(case, text or "", user),
     )
 
 

@@ -97,11 +97,23 @@ class CaseQuery(InSchema):
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+def _reader() -> Any:
+    from core.auth import current_staff
+
+    return current_staff()
+
+
+def _case_text(case: Any, text: str) -> str:
+    from callbacks.service import case_text
+
+    return case_text(case, text, _reader())
+
+
 class CaseEventOut(Schema):
     action = fields.Str()
     from_status = fields.Str()
     to_status = fields.Str()
-    note = fields.Str()
+    note = fields.Function(lambda e: _case_text(e.case, e.note), metadata={"description": "Redacted as the reader may see"})
     by = fields.Function(lambda e: e.actor.username if e.actor else None)
     at = fields.DateTime(attribute="created_at")
 
@@ -113,10 +125,10 @@ class CaseOut(Schema):
     department_code = fields.Function(lambda c: c.department.code)
     department_name = fields.Function(lambda c: c.department.name)
     region_code = fields.Str(allow_none=True)
-    problem = fields.Str()
+    problem = fields.Function(lambda c: _case_text(c, c.problem))
     immediate = fields.Bool()
-    action_taken = fields.Str()
-    manager_note = fields.Str()
+    action_taken = fields.Function(lambda c: _case_text(c, c.action_taken))
+    manager_note = fields.Function(lambda c: _case_text(c, c.manager_note))
     due_at = fields.DateTime(allow_none=True)
     due_estimated = fields.Bool()
     created_at = fields.DateTime()

@@ -21,6 +21,7 @@ from callbacks.models import (
 from core.auth import get_visible, visible_department_id
 from core.calendar import deadline_after, local_date
 from core.db import db, utcnow
+from core.disclosure import text_for
 from core.errors import Conflict, ValidationFailed
 from core.models import CitizenMessage, User
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
@@ -387,6 +388,13 @@ def publish(case: RectificationCase, actor: User | None) -> RectificationCase:
         ratings_service.send_follow_up(rating, actor)
     db.session.flush()
     return case
+
+
+def case_text(case: RectificationCase, text: str, reader: User | None) -> str:
+    """Text on a case (the review, findings, notes) as `reader` may read it: a confidential
+    caller's name and number never reach a department (core.disclosure)."""
+    rating = case.rating
+    return text_for(text, reader, confidential=rating.is_confidential, names=rating.person_names)
 
 
 def follow_up_messages(case: RectificationCase) -> list[CitizenMessage]:

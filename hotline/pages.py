@@ -219,6 +219,7 @@ def ticket_page(number: str) -> Any:
         staff=staff,
         caller=service.caller_view(ticket, staff, detail=True),
         content=service.content_for(ticket, staff, detail=True),
+        address=service.address_for(ticket, staff),
         moves=service.moves_for(staff, ticket),
         events=list(ticket.events),
         duplicates=queries.merged_duplicates(ticket),

@@ -10,12 +10,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Integer, Select, case, literal, or_, select, tuple_
+from sqlalchemy import Integer, Select, and_, case, literal, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from core.auth import visible_department_id
 from core.calendar import start_of_day
 from core.db import UTCDateTime, db, utcnow
+from core.disclosure import sees_confidential
 from core.errors import ValidationFailed
 from core.models import Department, Role, User
 from core.privacy import normalize_phone
@@ -81,12 +82,18 @@ def _department_id(code: str) -> int:
 
 
 def _text_clause(q: str, viewer: User) -> Any:
+    """Search matches only what the viewer may see: a confidential ticket's text and address are
+    searched only for agents and managers; anyone else finds it by its number alone, so a search
+    is never an oracle for the caller's name or number (core.disclosure)."""
     q = q.strip()
     if NUMBER_RE.match(q.upper()):
         return Ticket.number == q.upper()
     if PHONE_QUERY_RE.match(q) and viewer.role in AGENTS:
         return Ticket.caller_phone == normalize_phone(q)
-    return or_(Ticket.content.icontains(q, autoescape=True), Ticket.address.icontains(q, autoescape=True))
+    text = or_(Ticket.content.icontains(q, autoescape=True), Ticket.address.icontains(q, autoescape=True))
+    if sees_confidential(viewer):
+        return text
+    return and_(Ticket.confidential.is_(False), text)
 
 
 def _mine_clause(viewer: User) -> Any:

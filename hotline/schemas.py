@@ -13,11 +13,12 @@ from marshmallow import Schema, fields, validate
 from core.auth import current_staff
 from core.calendar import Deadline, local_date, local_tz
 from core.db import utcnow
-from core.models import Role, User
+from core.disclosure import hidden_for
+from core.models import User
 from core.privacy import scrub_text
 from core.schemas import InSchema
 from hotline.models import Channel, Ticket, TicketEvent, TicketStatus, TicketType, Urgency
-from hotline.service import caller_view, content_for, moves_for, redact_confidential
+from hotline.service import address_for, caller_view, content_for, moves_for, redact_confidential
 
 EXCERPT = 120
 
@@ -164,7 +165,7 @@ class TicketSummaryOut(Schema):
     content = fields.Function(lambda t: content_for(t, _viewer())[:EXCERPT])
     region_code = fields.Str()
     region_name = fields.Function(lambda t: t.region.name)
-    address = fields.Str()
+    address = fields.Function(lambda t: address_for(t, _viewer()))
     lead_department = fields.Function(_dept_code)
     lead_department_name = fields.Function(_dept_name)
     created_at = LocalDateTime()
@@ -190,8 +191,9 @@ class EventOut(Schema):
 
 
 def event_note(row: TicketEvent, viewer: User | None) -> str:
-    """Notes are scrubbed of phone numbers for a handler reading a confidential ticket."""
-    if viewer is not None and viewer.role == Role.HANDLER and row.ticket.confidential:
+    """A timeline note: as written for agents and managers; for anyone who may not know a
+    confidential caller, redacted (core.disclosure)."""
+    if hidden_for(viewer, row.ticket.confidential):
         return redact_confidential(row.note, row.ticket)
     return row.note
 

@@ -7,7 +7,6 @@ caller commits. An illegal move is a `Conflict` (409) whose `errors["allowed"]` 
 that are legal now.
 """
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,10 +20,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from core.auth import ensure_visible, visible_department_id
 from core.calendar import deadline_after, local_date
 from core.db import db, is_postgresql, utcnow
+from core.disclosure import Sight, hidden_for, person_sight, redact_person, text_for
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Department, Role, ServiceItem, User
 from core.notify import notify, staff_with_role
-from core.privacy import is_valid_phone, mask_name, mask_phone, normalize_phone, scrub_text
+from core.privacy import is_valid_phone, mask_address, mask_name, mask_phone, normalize_phone
 from core.refdata import get_region, service_item_ref
 from core.signals import ticket_closed
 from hotline.models import (
@@ -328,30 +328,23 @@ class CallerView:
 
 
 def caller_view(ticket: Ticket, viewer: User | None, detail: bool = False) -> CallerView:
-    """Agents and managers see the caller in full on a ticket's own page and masked in lists.
-    The lead department's handlers see them in full on the ticket's page too — they have to reach
-    the caller to handle the request — unless the caller asked for confidentiality: then a
-    department sees nothing of them. Everyone else sees them masked."""
-    if viewer is None or viewer.role == Role.HANDLER:
-        if ticket.confidential:
-            return CallerView(None, None, True)
-        if detail and viewer is not None and viewer.department_id == ticket.lead_department_id:
-            return CallerView(ticket.caller_name, ticket.caller_phone, False)
-    elif detail and viewer.role in AGENTS:
+    """The caller as `viewer` may see them (core.disclosure decides): agents and managers in full
+    on the ticket's page and masked in lists; the lead department's handlers in full on its page
+    too — they must reach the caller — unless the caller asked for confidentiality, when nobody
+    but agents and managers sees anything of them."""
+    sight = person_sight(
+        viewer, confidential=ticket.confidential, department_id=ticket.lead_department_id, detail=detail
+    )
+    if sight == Sight.HIDDEN:
+        return CallerView(None, None, True)
+    if sight == Sight.FULL:
         return CallerView(ticket.caller_name, ticket.caller_phone, False)
     return CallerView(mask_name(ticket.caller_name), mask_phone(ticket.caller_phone), False)
 
 
-CONFIDENTIAL_MARK = "[保密]"
-_MASKED_NUMBER = re.compile(r"\d{3,4}-?\*{4}\d{4}")
-
-
 def redact_confidential(text: str, ticket: Ticket) -> str:
     """Text a confidential caller wrote, for a department: no number (not even masked), no name."""
-    text = _MASKED_NUMBER.sub(CONFIDENTIAL_MARK, scrub_text(text))
-    if len(ticket.caller_name) >= 2:
-        text = text.replace(ticket.caller_name, CONFIDENTIAL_MARK)
-    return text
+    return redact_person(text, [ticket.caller_name])
 
 
 def content_for(ticket: Ticket, viewer: User | None, detail: bool = False) -> str:
@@ -359,9 +352,15 @@ def content_for(ticket: Ticket, viewer: User | None, detail: bool = False) -> st
     ticket page; for a confidential caller, departments see no trace of the number or name."""
     if detail and viewer is not None and viewer.role in AGENTS:
         return ticket.content
-    if ticket.confidential and (viewer is None or viewer.role == Role.HANDLER):
-        return redact_confidential(ticket.content, ticket)
-    return scrub_text(ticket.content)
+    return text_for(ticket.content, viewer, confidential=ticket.confidential, names=[ticket.caller_name])
+
+
+def address_for(ticket: Ticket, viewer: User | None) -> str:
+    """Where: in full, except that a confidential caller's address stops at the district for
+    anyone who may not know who they are (it may be their home)."""
+    if hidden_for(viewer, ticket.confidential):
+        return redact_person(mask_address(ticket.address), [ticket.caller_name])
+    return ticket.address
 
 
 # -- creating and dispatching ------------------------------------------------------------------

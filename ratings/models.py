@@ -266,6 +266,16 @@ class Rating(Base):
     def is_pending_review(self) -> bool:
         return self.status == RatingStatus.PENDING
 
+    @property
+    def is_confidential(self) -> bool:
+        """Made from a confidential (保密) ticket: everything about its rater inherits that."""
+        return bool(self.event.confidential)
+
+    @property
+    def person_names(self) -> list[str]:
+        """The names the system knows for the person behind this rating (rater, ticket caller)."""
+        return [n for n in (self.contact_name, self.event.contact_name) if n]
+
     def void(self) -> None:
         """Take the rating out of statistics (an upheld appeal); the row and its level stay."""
         self.status = RatingStatus.VOIDED

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from core.auth import carries_staff_credentials, require_staff, roles_required
+from core.auth import carries_staff_credentials, current_staff, require_staff, roles_required
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, ValidationFailed
 from core.extensions import client_ip
@@ -43,6 +43,9 @@ def _label_helpers() -> dict[str, Any]:
         "appeal_kind_label": lambda v: labels.label(labels.APPEAL_KIND_LABELS, v),
         "appeal_status_label": lambda v: labels.label(labels.APPEAL_STATUS_LABELS, v),
         "review_reason_label": lambda v: labels.label(labels.REVIEW_REASON_LABELS, v),
+        # A rating's comment and contact as the signed-in reader may see them (core.disclosure).
+        "comment_for": lambda r: service.comment_for(r, current_staff()),
+        "contact_for": lambda r: service.contact_for(r, current_staff()),
     }
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
+from core.privacy import mask_name, mask_phone, scrub_known_names
 from core.schemas import InSchema
 from ratings.labels import DIMENSIONS
 from ratings.models import AppealKind, AppealStatus, EventKind, RatingStatus
@@ -108,12 +108,28 @@ class AppealBrief(Schema):
     status = fields.Function(lambda a: a.status.value)
 
 
+def _service() -> Any:
+    from ratings import service
+
+    return service
+
+
+def _reader() -> Any:
+    from core.auth import current_staff
+
+    return current_staff()
+
+
 class RatingStaffOut(RatingOut):
-    comment = fields.Function(lambda r: scrub_text(r.comment))
+    comment = fields.Function(lambda r: _service().comment_for(r, _reader()))
+    contact = fields.Function(
+        lambda r: _service().contact_for(r, _reader()),
+        metadata={"description": "Masked (张**, 138****5678); nothing of a confidential caller"},
+    )
     department = fields.Function(lambda r: r.department.code if r.department else None)
     region_code = fields.Str(allow_none=True)
     service_item = fields.Function(lambda r: r.service_item.code if r.service_item else None)
-    ticket_number = fields.Function(lambda r: r.event.ticket_number or None)
+    ticket_number = fields.Function(lambda r: _service().ticket_number_for(r, _reader()))
     voided_at = fields.DateTime(allow_none=True)
     appeal = fields.Nested(AppealBrief, allow_none=True)
     review_reasons = fields.List(fields.Str(), allow_none=True, metadata={"description": "Why it is held"})

@@ -21,10 +21,11 @@ from core import messages
 from core.auth import ensure_visible, get_visible, token_digest, visible_department_id
 from core.calendar import local_date
 from core.db import db, utcnow
+from core.disclosure import CONFIDENTIAL_MARK, hidden_for, text_for
 from core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from core.models import CitizenMessage, Department, Role, User
 from core.notify import notify, staff_with_role
-from core.privacy import is_valid_phone, normalize_phone
+from core.privacy import is_valid_phone, mask_name, mask_phone, normalize_phone
 from core.refdata import department_ref
 from core.signals import appeal_decided, rating_recorded
 from ratings import links, review
@@ -555,6 +556,26 @@ def give_default_rating(token: RatingToken) -> int:
     level = int(_cfg("DEFAULT_RATING_LEVEL"))
     record_rating(event, level, Channel.SYSTEM_DEFAULT, anonymous=True, is_default=True)
     return 1
+
+
+def comment_for(rating: Rating, reader: User | None) -> str:
+    """A rating's comment as `reader` may read it: a confidential caller's name and number never
+    reach a department or the public (core.disclosure)."""
+    return text_for(rating.comment, reader, confidential=rating.is_confidential, names=rating.person_names)
+
+
+def contact_for(rating: Rating, reader: User | None) -> dict[str, str]:
+    """The rater's contact for a list or export: masked, or nothing at all when confidential."""
+    if hidden_for(reader, rating.is_confidential):
+        return {"name": CONFIDENTIAL_MARK if rating.contact_name else "", "phone": ""}
+    return {"name": mask_name(rating.contact_name), "phone": mask_phone(rating.contact_phone)}
+
+
+def ticket_number_for(rating: Rating, reader: User | None) -> str | None:
+    """The ticket a rating came from; hidden with a confidential caller (it leads back to them)."""
+    if hidden_for(reader, rating.is_confidential):
+        return None
+    return rating.event.ticket_number or None
 
 
 def get_rating(rating_id: int | None, user: User | None = None) -> Rating:

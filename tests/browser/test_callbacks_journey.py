@@ -1,12 +1,15 @@
 """The whole 好差评 loop in a browser: a citizen's bad rating → the agent's verification callback →
 the department's report → the manager's acceptance → the report-back callback → published on
-/feedback, masked → the citizen's 追评 through the same link."""
+/feedback, masked → the 追评 link by text message to the citizen, never on a staff page."""
+
+import re
 
 import factories as f
 import pytest
 from sqlalchemy import select
 
 from callbacks.models import RectificationCase
+from core import messages
 from core.models import Role
 from ratings import service as ratings_service
 
@@ -80,8 +83,21 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     card.get_by_label("已接通").check()
     card.get_by_role("button", name="记录").click()
     page.goto(f"{base}/cases/{case_id}")
-    follow_up = page.locator("a[href*='/rate/']").get_attribute("href")
+    assert page.locator("a[href*='/rate/']").count() == 0  # the 追评 link goes only to the citizen
+    assert "138****5678" in page.inner_text("main")
     _sign_out(page)
+
+    # The text message with the 追评 link reaches the citizen's phone.
+    sent = []
+    messages.set_sender(sent.append)
+    try:
+        live_db.session.rollback()
+        messages.deliver_due()
+    finally:
+        messages.set_sender(None)
+    [message] = sent
+    assert message.phone == "13812345678"
+    follow_up = re.search(r"https?://\S+/rate/\S+", message.body).group(0)
 
     page.goto(f"{base}/feedback")
     board = page.inner_text("main")
