@@ -255,3 +255,37 @@ def test_the_review_page_confirms_and_rejects(client, signals_on):
     assert db.session.get(Rating, held[0]).status == RatingStatus.VALID
     assert db.session.get(Rating, held[1]).status == RatingStatus.VOIDED
     assert "暂无待复核的评价" in client.get("/staff/ratings/review").get_data(as_text=True)
+
+
+def test_issuing_is_limited_per_issuer_key_and_per_person(tmp_path):
+    from tests_support import build_app_with
+
+    from core.extensions import limiter
+
+    was_enabled = limiter.enabled
+    app = build_app_with(
+        f"sqlite:///{tmp_path / 'issue-limits.db'}",
+        create_schema=True,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        ISSUER_RATE_LIMIT="3 per minute",
+        STAFF_ISSUE_RATE_LIMIT="2 per minute",
+    )
+    try:
+        with app.app_context():
+            dept = f.department()
+            key_a, key_b = _issuer(dept), issuers.create_issuer("second", [dept.code])[1]
+            handler = f.user(Role.HANDLER, dept)
+            staff_headers = f.bearer(handler)
+            db.session.commit()
+            db.session.remove()
+        client = app.test_client()
+        answers = [_issue(client, key_a).status_code for _ in range(4)]
+        assert answers == [201, 201, 201, 429]
+        assert _issue(client, key_b).status_code == 201  # each key counts alone
+        post = lambda: client.post("/api/v1/service-events", json={}, headers=staff_headers).status_code  # noqa: E731
+        assert [post(), post(), post()] == [201, 201, 429]
+    finally:
+        limiter.enabled = was_enabled
+        with app.app_context():
+            db.engine.dispose()
