@@ -47,10 +47,10 @@ import dataset  # noqa: E402
 from ratings import sentiment  # noqa: E402
 
 #: Inverse L2 regularisation strength of the logistic regression.
-C: Final = 4.0
+C: Final = 16.0
 MIN_DF: Final = 3
 LABELLED_WEIGHT: Final = 5.0
-PRUNE: Final = 0.02
+PRUNE: Final = 0.3
 
 Row = tuple[str, int, float]  # text, label (1 negative), sample weight
 
@@ -110,7 +110,7 @@ def develop() -> int:
     print(f"train {len(rest)}, dev {len(dev)} ({len(short)} short)")
     for c in (1.0, 4.0, 16.0):
         model = fit(training_rows(rest), c)
-        for rule_weight in (0.0, 1.0, 2.0, 3.0):
+        for rule_weight in (0.0, 1.0, 1.5, 2.0, 3.0):
             print(
                 f"C={c:g} rule weight {rule_weight:g}: dev accuracy {accuracy(model, dev, rule_weight):.4f},"
                 f" short {accuracy(model, short, rule_weight):.4f}"
