@@ -1,6 +1,8 @@
 """Tests of the hidden-bad-review sentiment scorer (ratings.sentiment) and its CLI."""
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,14 +13,18 @@ from textblob.base import CONTINUOUS, BaseSentimentAnalyzer
 from ratings import sentiment
 from ratings.sentiment import (
     DEFAULT_NEGATIVE_THRESHOLD,
+    LUKEWARM_FLOOR,
     ChineseSentimentAnalyzer,
+    LinearModel,
     is_negative,
+    model_features,
     polarity,
     warm_up,
 )
 from ratings.sentiment_cli import sentiment_cli
 
-LABELLED = Path(__file__).resolve().parents[2] / "bench" / "sentiment" / "labelled.tsv"
+ROOT = Path(__file__).resolve().parents[2]
+LABELLED = ROOT / "bench" / "sentiment" / "labelled.tsv"
 
 
 def _labelled(split: str) -> list[tuple[str, int]]:
@@ -66,7 +72,8 @@ def test_held_out_accuracy() -> None:
     rows = _labelled("test")
     assert len(rows) >= 150
     correct = sum(_flagged(text) == bool(label) for text, label in rows)
-    assert correct / len(rows) >= 0.82
+    # 0.874 before the statistical model was trained on real reviews; it must not get worse.
+    assert correct / len(rows) >= 0.874
 
 
 # -- behaviour -------------------------------------------------------------------------
@@ -81,10 +88,71 @@ def test_held_out_accuracy() -> None:
         "互相踢皮球",
         "态度挺好，但是事情没办成",
         "等了两个小时",
+        "来回跑了三趟",
+        "送餐太慢了，饭都凉了",
+        "房间很小，隔音很差，不会再住了",
     ],
 )
 def test_negative_comments(text: str) -> None:
     assert _flagged(text)
+
+
+@pytest.mark.parametrize("text", ["态度不差", "不麻烦", "没有不满意的地方"])
+def test_negated_complaints_are_read_by_the_rules(text: str) -> None:
+    analyzer = ChineseSentimentAnalyzer()
+    # The n-grams carry the complaint word (差, 麻烦), so the rules override the model.
+    assert polarity(text) == pytest.approx(analyzer.lexicon_polarity(text))
+    assert polarity(text) > 0
+
+
+@pytest.mark.parametrize("text", ["一般", "一般般", "服务一般", "态度一般吧。"])
+def test_bare_lukewarm_verdict_is_mildly_negative_but_not_flagged(text: str) -> None:
+    value = polarity(text)
+    assert value == LUKEWARM_FLOOR
+    assert LUKEWARM_FLOOR < 0
+    assert not _flagged(text)
+
+
+def test_lukewarm_with_a_complaint_is_flagged() -> None:
+    assert _flagged("一般，下次不来了")
+
+
+def test_model_features_are_character_ngrams_and_words_weighted_by_clause() -> None:
+    features = model_features("态度很好，但是效率太低")
+    assert {"态", "态度", "态度很", "w:态度", "w:效率"} <= features.keys()
+    # The clause before the contrast counts less than the one after it.
+    assert features["态度"] < features["效率"]
+    assert features["效率"] > 1.0
+
+
+def test_model_round_trips_through_its_data_file(tmp_path: Path) -> None:
+    model = LinearModel(weights={"好": 1.25, "w:差": -2.5}, bias=0.125)
+    target = tmp_path / "model.json.gz"
+    model.save(target)
+    first = target.read_bytes()
+    loaded = LinearModel.load(target)
+    assert loaded == model
+    assert loaded.log_odds({"好": 1.0, "w:差": 1.0, "unknown": 1.0, "x": 1.0}) == pytest.approx(0.125 - 1.25 / 2)
+    model.save(target)
+    assert target.read_bytes() == first  # no timestamp: retraining is reproducible
+
+
+def test_shipped_model_is_small_and_loads() -> None:
+    path = sentiment.DATA_DIR / sentiment.MODEL_FILE
+    assert path.stat().st_size < 5_000_000
+    model = sentiment._get_resources().model
+    assert len(model.weights) > 10_000
+    assert model.log_odds(model_features("质量很好，非常满意")) > 0
+    assert model.log_odds(model_features("质量太差了，非常失望")) < 0
+
+
+def test_scoring_needs_no_training_libraries() -> None:
+    code = (
+        "import sys; from ratings.sentiment import polarity; polarity('服务很好'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'numpy'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
