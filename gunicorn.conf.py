@@ -1,6 +1,6 @@
 """gunicorn settings for haocha: `gunicorn wsgi:app` picks this file up from the repository root.
 
-The Chinese sentiment analyzer (jieba dictionary, lexicons, Naive Bayes model: about 100 MB) is
+The Chinese sentiment analyzer (jieba dictionary, lexicons, linear model: about 130 MB) is
 loaded here, in the master, before the workers fork: they share its pages copy-on-write and no
 rating pays for loading it. Everything else is configured on the command line or with
 GUNICORN_CMD_ARGS.
