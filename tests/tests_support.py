@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -77,3 +78,21 @@ def postgres_scratch_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def app_with_limits(url: str, **overrides: Any) -> Iterator[Flask]:
+    """An app on a new database with rate limiting on (memory storage unless overridden); the
+    shared limiter is switched back and the engine disposed afterwards."""
+    from core.extensions import limiter
+
+    was_enabled = limiter.enabled
+    app = build_app_with(
+        url, create_schema=True, **{"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", **overrides}
+    )
+    try:
+        yield app
+    finally:
+        limiter.enabled = was_enabled
+        with app.app_context():
+            db.engine.dispose()

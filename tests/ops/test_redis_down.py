@@ -9,10 +9,9 @@ from pathlib import Path
 import factories as f
 import pytest
 from flask import Flask
-from tests_support import build_app_with
+from tests_support import app_with_limits
 
 from core.db import db
-from core.extensions import limiter
 from core.models import Role
 from ratings import service
 
@@ -25,22 +24,14 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def redis_down_app(tmp_path: Path) -> Iterator[Flask]:
-    was_enabled = limiter.enabled
     url = f"redis://127.0.0.1:{_closed_port()}/0"
-    app = build_app_with(
+    with app_with_limits(
         f"sqlite:///{tmp_path / 'redis-down.db'}",
-        create_schema=True,
         REDIS_URL=url,
         RATELIMIT_STORAGE_URI=url,
-        RATELIMIT_ENABLED=True,
         RATING_RATE_LIMIT="3 per minute",
-    )
-    try:
+    ) as app:
         yield app
-    finally:
-        limiter.enabled = was_enabled
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_everything_works_and_limits_hold_when_redis_is_down(redis_down_app, caplog):

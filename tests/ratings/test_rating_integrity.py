@@ -258,25 +258,14 @@ def test_the_review_page_confirms_and_rejects(client, signals_on):
 
 
 def test_issuing_is_limited_per_issuer_key_and_per_person(tmp_path):
-    from tests_support import build_app_with
+    from tests_support import app_with_limits
 
-    from core.extensions import limiter
-
-    was_enabled = limiter.enabled
-    app = build_app_with(
-        f"sqlite:///{tmp_path / 'issue-limits.db'}",
-        create_schema=True,
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI="memory://",
-        ISSUER_RATE_LIMIT="3 per minute",
-        STAFF_ISSUE_RATE_LIMIT="2 per minute",
-    )
-    try:
+    limits = {"ISSUER_RATE_LIMIT": "3 per minute", "STAFF_ISSUE_RATE_LIMIT": "2 per minute"}
+    with app_with_limits(f"sqlite:///{tmp_path / 'issue-limits.db'}", **limits) as app:
         with app.app_context():
             dept = f.department()
             key_a, key_b = _issuer(dept), issuers.create_issuer("second", [dept.code])[1]
-            handler = f.user(Role.HANDLER, dept)
-            staff_headers = f.bearer(handler)
+            staff_headers = f.bearer(f.user(Role.HANDLER, dept))
             db.session.commit()
             db.session.remove()
         client = app.test_client()
@@ -285,7 +274,3 @@ def test_issuing_is_limited_per_issuer_key_and_per_person(tmp_path):
         assert _issue(client, key_b).status_code == 201  # each key counts alone
         post = lambda: client.post("/api/v1/service-events", json={}, headers=staff_headers).status_code  # noqa: E731
         assert [post(), post(), post()] == [201, 201, 429]
-    finally:
-        limiter.enabled = was_enabled
-        with app.app_context():
-            db.engine.dispose()
