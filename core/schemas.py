@@ -99,3 +99,22 @@ class UserOut(Schema):
 
 def list_of(schema: type[Schema]) -> Any:
     return schema(many=True)
+
+
+class TokenOut(Schema):
+    """A bearer token as admins see it: never its value (only its hash is stored)."""
+
+    id = fields.Int()
+    name = fields.Str()
+    state = fields.Function(lambda t: _token_state(t), metadata={"description": "active, revoked or expired"})
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    username = fields.Function(lambda t: t.user.username)
+
+
+def _token_state(token: Any) -> str:
+    from core.users import token_state
+
+    return token_state(token)
