@@ -208,33 +208,45 @@ def _person_tagger() -> Any:
                 import jieba.posseg
 
                 jieba.setLogLevel(logging.WARNING)
-                _tagger = jieba.posseg.POSTokenizer(jieba.Tokenizer())
+                tagger = jieba.posseg.POSTokenizer(jieba.Tokenizer())
+                tagger.tokenizer.check_initialized()  # loads FREQ, read by find_person_names
+                _tagger = tagger
     return _tagger
 
 
+# The tagger's dictionary marks common words as names too (谢谢 1089, 温馨 335, 文明 6584 in its
+# frequency table); people it knows by name are rare there (王建国 12, 刘德华 37), and most names
+# are not in it at all (the HMM finds them). Dictionary words this frequent are not names.
+COMMON_WORD_FREQUENCY = 150
+
+
 def find_person_names(text: str) -> list[str]:
-    """Person names (jieba flags nr, nrfg, nrt) of two characters or more, a surname tagged on
-    its own joined to the given name that follows it (陈/秀英, 欧阳/娜娜)."""
+    """Person names (jieba flags nr, nrfg, nrt; not a common word) of two characters or more, a
+    surname tagged on its own joined to the given name that follows it (陈/秀英, 欧阳/娜娜)."""
     if not text or text.isascii():
         return []
-    pairs = [(p.word, p.flag) for p in _person_tagger().cut(text)]
+    tagger = _person_tagger()
+    frequency = tagger.tokenizer.FREQ
+
+    def name_part(word: str, flag: str) -> bool:
+        return flag.startswith("nr") and (frequency.get(word) or 0) < COMMON_WORD_FREQUENCY
+
+    pairs = [(p.word, p.flag) for p in tagger.cut(text)]
     found: list[str] = []
     index = 0
     while index < len(pairs):
         word, flag = pairs[index]
-        joined = word
-        is_person = flag.startswith("nr")
-        if is_person or word in _COMPOUND_SURNAMES:
-            # a run of name parts: 陈 + 秀英, 欧阳 + 娜娜
-            while index + 1 < len(pairs) and pairs[index + 1][1].startswith("nr"):
+        surname = word in _SURNAMES or word in _COMPOUND_SURNAMES
+        follows = index + 1 < len(pairs) and name_part(*pairs[index + 1])
+        if name_part(word, flag) or (surname and follows):
+            joined = word
+            while index + 1 < len(pairs) and name_part(*pairs[index + 1]):
                 index += 1
                 joined += pairs[index][0]
-                is_person = True
-        looks_like_person = (joined[0] in _SURNAMES or joined[:2] in _COMPOUND_SURNAMES) and not joined.endswith(
-            _PLACE_ENDINGS
-        )
-        if is_person and len(joined) >= 2 and looks_like_person:
-            found.append(joined)
+            starts_like_a_name = joined[0] in _SURNAMES or joined[:2] in _COMPOUND_SURNAMES
+            thanks = joined.startswith("谢谢")  # 谢谢你们 is in the dictionary as a name
+            if len(joined) >= 2 and starts_like_a_name and not joined.endswith(_PLACE_ENDINGS) and not thanks:
+                found.append(joined)
         index += 1
     return found
 

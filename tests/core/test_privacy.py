@@ -198,6 +198,7 @@ def test_acceptance_shapes_are_scrubbed(raw, gone):
         "2026-12-01至2026-12-31 10:00",
         "金额1,380,000元，2026.12.02-2026.12.31期间",
         "海秀路与迎宾路交叉口，凤凰机场",
+        "已修复，谢谢你们的耐心。温馨提示：华为手机用户请更新",
     ],
 )
 def test_scrubbing_leaves_dates_amounts_ticket_numbers_and_places(kept):
