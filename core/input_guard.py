@@ -4,6 +4,8 @@
 - JSON: parsed by one loader that refuses nesting deeper than `JSON_MAX_DEPTH` and numbers longer
   than `JSON_MAX_NUMBER_CHARS` (422) instead of recursing or converting without end; the API's
   argument parser and `request.get_json` both use it.
+- Query and form values that are numbers longer than that, or digits int() cannot read (²), are
+  refused (422): pages read `page=` by hand, and one such value must not cost a 500.
 - Text: control characters (NUL, ESC, DEL, ...; tab, line feed and carriage return are text) are
   refused with one message in any query string, form field, JSON string or URL path (422), so
   nothing reaches either database, and SQLite and PostgreSQL answer alike. The input schemas
@@ -139,19 +141,32 @@ def _json_body() -> Any:
         return None  # malformed JSON is the parser's to report (400), as before
 
 
+NUMBER_MESSAGE = f"Numbers have at most {JSON_MAX_NUMBER_CHARS} digits."
+
+
+def _bad_number(value: str) -> bool:
+    """A query or form value that looks like a number no route can take: more digits than any
+    number we use (int() refuses 4,300 and is slow before), or digits int() cannot read (²)."""
+    digits = value.strip().lstrip("+-")
+    return digits.isdigit() and (len(digits) > JSON_MAX_NUMBER_CHARS or not digits.isdecimal())
+
+
 def check_request() -> None:
-    """Refuse control characters anywhere in the request's text, and JSON beyond the limits."""
+    """Refuse control characters anywhere in the request's text, numbers no route can read in
+    its query or form, and JSON beyond the limits."""
     errors: dict[str, list[str]] = {}
     if has_control(request.path):
         errors["path"] = [CONTROL_MESSAGE]
     for source in (request.args, request.form if request.method not in ("GET", "HEAD") else None):
         if source:
             errors.update(control_errors({k: source.getlist(k) for k in source if k not in OWN_CHECKS}))
+            errors.update({k: [NUMBER_MESSAGE] for k in source if any(_bad_number(v) for v in source.getlist(k))})
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         errors.update(control_errors(_json_body()))
     if errors:
         # list positions of query/form values say nothing to a caller
-        raise InputRefused(CONTROL_MESSAGE, {key.split(".")[0]: msgs for key, msgs in errors.items()})
+        message = CONTROL_MESSAGE if any(CONTROL_MESSAGE in m for m in errors.values()) else NUMBER_MESSAGE
+        raise InputRefused(message, {key.split(".")[0]: msgs for key, msgs in errors.items()})
 
 
 def init_input_guard(app: Flask) -> None:
