@@ -114,7 +114,11 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        # Hosts a request may name besides PUBLIC_BASE_URL's (comma-separated; production only).
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()] or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # The largest request body accepted (413 above it); nothing the app takes is bigger.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # 实时上报: the provincial platform's receiving URL (empty: the outbox fills, nothing is
         # sent), the shared HMAC-SHA256 signing secret, and the per-request timeout.

@@ -8,7 +8,11 @@ import swagger_ui_bundle
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, send_from_directory
 from flask_smorest import Api, Blueprint
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.wrappers import Response
+
+from core import input_guard
 
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -32,7 +36,13 @@ def make_api(app: Flask) -> HaochaApi:
                     "12345 hotline tickets and 好差评 service ratings. Staff endpoints need "
                     "`Authorization: Bearer TOKEN` (`flask tokens create USERNAME`); errors are "
                     "JSON `{code, status, message, errors}`; datetimes are ISO 8601 with an "
-                    "offset; days are YYYY-MM-DD in Asia/Shanghai."
+                    "offset; days are YYYY-MM-DD in Asia/Shanghai. Limits on every request: a body "
+                    "over MAX_CONTENT_LENGTH (1 MiB by default) is 413; JSON nested deeper than 32 "
+                    "levels, a number longer than 40 characters, NaN or Infinity is 422; control "
+                    "characters (other than tab, LF, CR) in any text, query or path are 422 "
+                    "`Control characters are not allowed.`; a list cursor the list did not make is 400. "
+                    "Bearer tokens may expire (`flask tokens create USERNAME --expires-days N`) and are "
+                    "refused (401) once revoked, expired, or their user deactivated."
                 )
             }
         },
@@ -59,9 +69,22 @@ def make_api(app: Flask) -> HaochaApi:
     return api
 
 
+class GuardedParser(FlaskParser):
+    """webargs' parser reading JSON bodies within core.input_guard's limits (depth, numbers)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return webargs_core.missing
+        return input_guard.loads(req.get_data(cache=True))
+
+
+class GuardedBlueprint(Blueprint):
+    ARGUMENTS_PARSER = GuardedParser()
+
+
 def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
     """A flask-smorest Blueprint under /api/v1."""
-    return Blueprint(name, import_name, url_prefix=f"/api/v1{url_prefix}", description=description)
+    return GuardedBlueprint(name, import_name, url_prefix=f"/api/v1{url_prefix}", description=description)
 
 
 def doc_security(roles: tuple[str, ...] | None) -> dict[str, Any]:

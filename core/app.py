@@ -17,6 +17,7 @@ from core.db import db, init_db, set_write_intent
 from core.errors import error_payload, init_errors, wants_json
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
+from core.input_guard import init_input_guard
 from core.logs import init_request_logging
 from core.metrics import init_metrics
 from core.scheduler import register_core_jobs
@@ -81,6 +82,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     init_errors(app)
+    init_input_guard(app)
     init_security(app)
     init_templating(app)
     init_metrics(app)

@@ -3,8 +3,10 @@
 - Passwords: argon2id (OWASP ASVS 5.0 parameters, from config).
 - Web sessions: a random token in the signed cookie, its hash in `staff_sessions`; sign-out
   revokes the row, so a replayed cookie is refused.
-- API: `Authorization: Bearer TOKEN`, stored only as a SHA-256 hash. Over the API a browser
-  session is honoured for safe (read-only) methods only, so the API needs no CSRF token.
+- API: `Authorization: Bearer TOKEN`, stored only as a SHA-256 hash, refused once revoked or
+  expired. Over the API a browser session is honoured for safe (read-only) methods only, so the
+  API needs no CSRF token.
+- A deactivated user is refused from the next request on, by session and by token alike.
 - One decorator, `roles_required`, for role checks; `department_scope` for the rule that a
   handler never sees another department's objects (404, not 403, so nothing leaks).
 """
@@ -18,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -87,6 +89,8 @@ def start_session(user: User) -> None:
         )
     )
     user.session_token = token
+    # A CSRF token seen before sign-in (on a shared machine, or planted) is not carried over.
+    session.pop("csrf_token", None)
     login_user(user)
 
 
@@ -100,10 +104,12 @@ def end_session() -> None:
     logout_user()
 
 
-def issue_api_token(user: User, name: str = "") -> str:
-    """Create a bearer token; the plain value is returned once and never stored."""
+def issue_api_token(user: User, name: str = "", expires_days: int | None = None) -> str:
+    """Create a bearer token, valid for `expires_days` days (None: until revoked); the plain value
+    is returned once and never stored."""
     token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(token_hash=token_digest(token), user_id=user.id, name=name))
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    db.session.add(ApiToken(token_hash=token_digest(token), user_id=user.id, name=name, expires_at=expires_at))
     return token
 
 
@@ -126,7 +132,7 @@ def _load_from_bearer(req: Any) -> User | None:
         return None
     token = header[len("Bearer ") :].strip()
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
+    if row is None or not row.is_usable(utcnow()):
         return None
     user = row.user
     user.via_token = True

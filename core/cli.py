@@ -14,7 +14,7 @@ from core.calendar import ScheduleFileError, load_official_schedule
 from core.db import db
 from core.errors import DomainError
 from core.models import Role, User
-from core.users import create_user
+from core.users import create_user, find_token, get_user, list_tokens, revoke_token, set_active, token_state
 
 users_cli = AppGroup("users", help="Staff accounts.")
 tokens_cli = AppGroup("tokens", help="API bearer tokens.")
@@ -61,18 +61,74 @@ def users_list() -> None:
         click.echo(f"{user.username}\t{user.role.value}\t{dept}\t{'active' if user.active else 'disabled'}")
 
 
+@users_cli.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """Deactivate USERNAME: their sessions and bearer tokens are refused from the next request on."""
+    try:
+        user = set_active(get_user(username), False)
+    except DomainError as error:
+        _fail(error)
+        return
+    db.session.commit()
+    click.echo(f"deactivated {user.username}; their sessions and tokens are revoked")
+
+
+@users_cli.command("activate")
+@click.argument("username")
+def users_activate(username: str) -> None:
+    """Activate USERNAME again (tokens revoked at deactivation stay revoked)."""
+    try:
+        user = set_active(get_user(username), True)
+    except DomainError as error:
+        _fail(error)
+        return
+    db.session.commit()
+    click.echo(f"activated {user.username}")
+
+
 @tokens_cli.command("create")
 @click.argument("username")
 @click.option("--name", default="cli", help="A label for the token.")
-def tokens_create(username: str, name: str) -> None:
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None, help="Refused after N days.")
+def tokens_create(username: str, name: str, expires_days: int | None) -> None:
     """Print a new bearer token for USERNAME, once, alone on the last line."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         raise click.ClickException(f"No active user {username}.")
-    token = issue_api_token(user, name)
+    token = issue_api_token(user, name, expires_days)
     db.session.commit()
     click.echo(f"Bearer token for {username} (shown once, store it safely):")
     click.echo(token)
+
+
+@tokens_cli.command("list")
+@click.argument("username")
+def tokens_list(username: str) -> None:
+    """USERNAME's tokens, newest first: id, name, state, created, expires, revoked (UTC)."""
+    try:
+        tokens = list_tokens(get_user(username))
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo("id\tname\tstate\tcreated_at\texpires_at\trevoked_at")
+    for token in tokens:
+        moments = (token.created_at, token.expires_at, token.revoked_at)
+        shown = "\t".join(m.isoformat(timespec="seconds") if m else "-" for m in moments)
+        click.echo(f"{token.id}\t{token.name or '-'}\t{token_state(token)}\t{shown}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_or_id")
+def tokens_revoke(token_or_id: str) -> None:
+    """Revoke a token, given by its id (`tokens list`) or its value: refused from the next request."""
+    try:
+        token = revoke_token(find_token(token_or_id))
+    except DomainError as error:
+        _fail(error)
+        return
+    db.session.commit()
+    click.echo(f"revoked token {token.id} of {token.user.username}")
 
 
 @calendar_cli.command("load")

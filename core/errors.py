@@ -11,9 +11,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from flask.globals import request_ctx
+from markupsafe import escape
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from core.db import db
 
@@ -70,9 +72,19 @@ def error_payload(code: int, message: str, errors: dict[str, Any] | None = None)
     return payload
 
 
+# When the request names a host outside TRUSTED_HOSTS no URL can be built, so no template that
+# links anywhere can be rendered: a bare page says the same in both languages.
+BARE_PAGE = (
+    '<!doctype html><html lang="zh-Hans"><meta charset="utf-8"><title>{code}</title>'
+    '<h1>{code}</h1><p>请求未能完成。</p><p lang="en">The request could not be completed: {message}</p></html>'
+)
+
+
 def _respond(code: int, message: str, errors: dict[str, Any] | None = None) -> Any:
     if wants_json():
         return error_payload(code, message, errors), code
+    if request_ctx.url_adapter is None:
+        return BARE_PAGE.format(code=code, message=escape(message)), code
     return render_template("error.html", code=code, message=message), code
 
 
@@ -101,6 +113,8 @@ def handle_http_exception(error: HTTPException) -> Any:
             if isinstance(location_errors, dict):
                 errors.update(location_errors)
     message = error.description if isinstance(error.description, str) else ""
+    if isinstance(error, SecurityError):
+        message = "This host name is not trusted."  # not echoed back
     if code == 422 and errors:
         message = "Invalid input."
     response = _respond(code, message or HTTPStatus(code).phrase, errors)

@@ -3,7 +3,8 @@ plus domain gauges that the packages register (ratings stored, overdue callbacks
 the scheduler's leader and last tick), read from the database at scrape time.
 
 Under gunicorn set PROMETHEUS_MULTIPROC_DIR so every worker's request metrics are summed.
-If METRICS_TOKEN is set, scrapes must send `Authorization: Bearer <METRICS_TOKEN>`.
+If METRICS_TOKEN is set, scrapes must send `Authorization: Bearer <METRICS_TOKEN>`. In production
+without METRICS_TOKEN the app still starts, and every scrape is refused (403) until it is set.
 """
 
 import hmac
@@ -71,6 +72,9 @@ def _require_token(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = current_app.config.get("METRICS_TOKEN", "")
+        if not token and current_app.config.get("HAOCHA_ENV") == "production":
+            # Production without a scrape token: the app runs, but its figures are not public.
+            return error_payload(403, "Metrics are off until METRICS_TOKEN is set."), 403
         if token:
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(sent, token):

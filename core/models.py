@@ -125,7 +125,8 @@ class StaffSession(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the API, stored only as a SHA-256 hash."""
+    """A bearer token for the API, stored only as a SHA-256 hash; refused once revoked or past
+    `expires_at` (None: it never expires)."""
 
     __tablename__ = "api_tokens"
 
@@ -136,8 +137,12 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now) and self.user.active
 
 
 class CalendarDay(Base):

@@ -1,20 +1,26 @@
-"""Staff sign-in and sign-out, the home page, and the health check."""
+"""Staff sign-in and sign-out, the home page, the health check, and the admins' account page."""
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from core.auth import authenticate, current_staff, end_session, start_session
+from core import users
+from core.auth import authenticate, current_staff, end_session, require_staff, roles_required, start_session
 from core.db import db
+from core.errors import DomainError
 from core.extensions import limiter
+from core.models import Role, User
 
 bp = Blueprint("core_pages", __name__)
 log = logging.getLogger("haocha.pages")
@@ -43,11 +49,31 @@ class LoginForm(FlaskForm):
     password = PasswordField("password", validators=[DataRequired(), Length(max=256)])
 
 
+class BadNext(DomainError):
+    """`next` holds control characters: no browser sends that by itself."""
+
+    status = 400
+
+
+def _check_next(target: str | None) -> None:
+    """Control characters (CR LF, NUL, ...) in `next` are an attack on the redirect or its
+    header: refuse the request (400) before anything is done, never a 500 after sign-in. A tab is
+    left to `_safe_next`, which sends it home (browsers drop tabs: /<tab>/evil is //evil)."""
+    if target and any(unicodedata.category(char).startswith("C") and char != "\t" for char in target):
+        raise BadNext(_("The return address is not valid."))
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the sign-in page cannot be used as an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core_pages.home")
+    """Only same-site relative paths (/hotline/...), so the sign-in page cannot be used as an open
+    redirect: no scheme, no host, no // or /\\ (browsers read both as another host); anything
+    else goes to the home page."""
+    home = url_for("core_pages.home")
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\") or any(c.isspace() for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return home
+    return target
 
 
 @bp.route("/")
@@ -66,6 +92,7 @@ def home() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def login() -> Any:
+    _check_next(request.args.get("next"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
@@ -127,3 +154,63 @@ def healthz() -> Any:
             body[name] = None
         db.session.rollback()
     return body
+
+
+# -- account controls (admins) ------------------------------------------------------------------
+
+add_nav_link("core_pages.accounts", _l("Staff accounts"), Role.ADMIN.value)
+
+
+@bp.route("/admin/users")
+@roles_required(Role.ADMIN)
+def accounts() -> str:
+    """Every staff account, with deactivate / activate buttons."""
+    staff = require_staff()
+    rows = list(db.session.scalars(select(User).order_by(User.username)))
+    return render_template("admin_users.html", staff=staff, users=rows)
+
+
+@bp.route("/admin/users/<username>")
+@roles_required(Role.ADMIN)
+def account(username: str) -> str:
+    """One account and its bearer tokens, each revocable."""
+    user = users.get_user(username)
+    return render_template("admin_user.html", user=user, tokens=users.list_tokens(user), state=users.token_state)
+
+
+def _set_active(username: str, active: bool) -> Response:
+    user = users.get_user(username)
+    try:
+        users.set_active(user, active, require_staff())
+    except DomainError as error:
+        db.session.rollback()
+        flash(_("You cannot deactivate your own account.") if error.status == 409 else error.message, "error")
+        return redirect(url_for(".accounts"))
+    db.session.commit()
+    flash(_("%(name)s activated.", name=username) if active else _("%(name)s deactivated.", name=username), "notice")
+    return redirect(url_for(".accounts"))
+
+
+@bp.route("/admin/users/<username>/deactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def deactivate_account(username: str) -> Response:
+    """Deactivate an account: its sessions and tokens end at once."""
+    return _set_active(username, False)
+
+
+@bp.route("/admin/users/<username>/activate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def activate_account(username: str) -> Response:
+    """Activate an account again."""
+    return _set_active(username, True)
+
+
+@bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required(Role.ADMIN)
+def revoke_token(token_id: int) -> Response:
+    """Revoke one bearer token: refused from the next request on."""
+    token = users.revoke_token(users.find_token(str(token_id)))
+    username = token.user.username
+    db.session.commit()
+    flash(_("Token %(id)s revoked.", id=token_id), "notice")
+    return redirect(url_for(".account", username=username))

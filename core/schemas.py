@@ -2,14 +2,26 @@
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from core.input_guard import control_errors
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="Letters, digits, . _ - (1-32).")
 
 
 class InSchema(Schema):
+    """Every input schema: unknown fields refused, and no control characters in any text (the
+    same check core.input_guard makes on every request, for loads outside one)."""
+
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _no_control_characters(self, data: Any, **_kwargs: Any) -> Any:
+        errors = control_errors(data) if isinstance(data, dict) else {}
+        if errors:
+            raise ValidationError({key.split(".")[0]: msgs for key, msgs in errors.items()})
+        return data
 
 
 class RegionOut(Schema):
@@ -99,3 +111,22 @@ class UserOut(Schema):
 
 def list_of(schema: type[Schema]) -> Any:
     return schema(many=True)
+
+
+class TokenOut(Schema):
+    """A bearer token as admins see it: never its value (only its hash is stored)."""
+
+    id = fields.Int()
+    name = fields.Str()
+    state = fields.Function(lambda t: _token_state(t), metadata={"description": "active, revoked or expired"})
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    username = fields.Function(lambda t: t.user.username)
+
+
+def _token_state(token: Any) -> str:
+    from core.users import token_state
+
+    return token_state(token)

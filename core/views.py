@@ -5,11 +5,11 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import select
 
-from core import refdata
+from core import refdata, users
 from core.api import api_blueprint, guard
 from core.auth import ensure_visible, require_staff
 from core.db import db
-from core.models import Region, Role
+from core.models import Region, Role, User
 from core.schemas import (
     DepartmentIn,
     DepartmentOut,
@@ -20,6 +20,7 @@ from core.schemas import (
     ServiceItemOut,
     ServiceItemPatch,
     ServiceItemQuery,
+    TokenOut,
     UserOut,
 )
 
@@ -130,3 +131,58 @@ class ServiceItemDetail(MethodView):
         item = refdata.update_service_item(code, data)
         db.session.commit()
         return item
+
+
+# -- account controls (admins) ------------------------------------------------------------------
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @guard(blp, *ADMIN)
+    @blp.response(200, UserOut(many=True))
+    def get(self) -> Any:
+        """Every staff account, by username, active or not."""
+        return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+@blp.route("/users/<username>/deactivate")
+class DeactivateUser(MethodView):
+    @guard(blp, *ADMIN)
+    @blp.response(200, UserOut)
+    def post(self, username: str) -> Any:
+        """Deactivate an account: its web sessions and bearer tokens are revoked at once, so its
+        next request is refused (401). An admin cannot deactivate their own account (409)."""
+        user = users.set_active(users.get_user(username), False, require_staff())
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<username>/activate")
+class ActivateUser(MethodView):
+    @guard(blp, *ADMIN)
+    @blp.response(200, UserOut)
+    def post(self, username: str) -> Any:
+        """Activate an account again; tokens revoked when it was deactivated stay revoked."""
+        user = users.set_active(users.get_user(username), True, require_staff())
+        db.session.commit()
+        return user
+
+
+@blp.route("/users/<username>/tokens")
+class UserTokens(MethodView):
+    @guard(blp, *ADMIN)
+    @blp.response(200, TokenOut(many=True))
+    def get(self, username: str) -> Any:
+        """The account's bearer tokens, newest first, with their state (never their value)."""
+        return users.list_tokens(users.get_user(username))
+
+
+@blp.route("/tokens/<int:token_id>/revoke")
+class RevokeToken(MethodView):
+    @guard(blp, *ADMIN)
+    @blp.response(200, TokenOut)
+    def post(self, token_id: int) -> Any:
+        """Revoke a bearer token: refused (401) from the next request on."""
+        token = users.revoke_token(users.find_token(str(token_id)))
+        db.session.commit()
+        return token

@@ -51,6 +51,7 @@ MOVE = {
     "callback": _l("Call back"),
     "archive": _l("Archive"),
     "merge": _l("Merge"),
+    "citizen_update": _l("Citizen update"),
 }
 
 

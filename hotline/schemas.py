@@ -5,15 +5,16 @@ in full only to agents and managers on a ticket's own page, masked in lists, and
 (保密) to handlers when the caller asked for confidentiality. Datetimes are Asia/Shanghai.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, validate, validates_schema
 
 from core.auth import current_staff
 from core.calendar import Deadline, local_date, local_tz
 from core.db import utcnow
 from core.disclosure import hidden_for
+from core.errors import DomainError, ValidationFailed
 from core.models import User
 from core.privacy import scrub_text
 from core.schemas import InSchema
@@ -122,6 +123,35 @@ class TicketQuery(InSchema):
     sort = fields.Str(load_default="created", validate=validate.OneOf(["created", "due"]))
     limit = fields.Int(validate=validate.Range(min=1), metadata={"description": "At most TICKET_PAGE_SIZE_MAX"})
     cursor = fields.Str(validate=validate.Length(max=200))
+
+    @validates_schema
+    def _cursor_of_this_list(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("cursor"):
+            check_cursor(data["cursor"], data.get("sort", "created"))
+
+
+class BadCursor(DomainError):
+    """A cursor this list did not make: 400, whatever is inside it."""
+
+    status = 400
+
+
+CURSOR_ERROR = {"cursor": ["Not a cursor of this list; start again."]}
+LARGEST_ID = 2**63 - 1
+
+
+def check_cursor(cursor: str, sort: str) -> None:
+    """Only a cursor the list itself wrote goes on to the query: it decodes, its moment carries
+    an offset (a naive one cannot be compared with stored times) and its id fits a column."""
+    from hotline.queries import decode_cursor
+
+    try:
+        moment, last_id = decode_cursor(cursor, sort)
+        if moment.tzinfo is None or moment.utcoffset() is None or not 0 < last_id <= LARGEST_ID:
+            raise ValueError(cursor)
+        moment.astimezone(UTC)  # 0001-01-01T00:00+14:00 has no UTC time
+    except (ValidationFailed, OverflowError, ValueError) as exc:
+        raise BadCursor("Invalid cursor.", CURSOR_ERROR) from exc
 
 
 class DuplicateQuery(InSchema):

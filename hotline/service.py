@@ -197,6 +197,15 @@ def _move(
     return ticket
 
 
+CITIZEN_UPDATE = "citizen_update"
+
+
+def record_citizen_update(ticket: Ticket, note: str, now: datetime | None = None) -> TicketEvent:
+    """市民补充: what the citizen added after filing (Open311's servicerequestupdates), on the
+    ticket's timeline. Not a move anyone makes: the state stays where it is."""
+    return _record(ticket, CITIZEN_UPDATE, ticket.status, None, note, now or utcnow())
+
+
 def replay(events: Iterable[TicketEvent]) -> TicketStatus | None:
     """The state a ticket's events lead to; raises ValueError if the chain is broken."""
     state: TicketStatus | None = None

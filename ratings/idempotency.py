@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Response, current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from core.db import db, utcnow
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from ratings.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -63,7 +64,10 @@ def replay(scope: str, key: str, request_hash: str) -> Response | None:
 
 
 def remember(scope: str, key: str, request_hash: str, response: Response) -> None:
-    """Store a response in the caller's transaction, so it exists exactly when its effect does."""
+    """Store a response in the caller's transaction, so it exists exactly when its effect does.
+    Two requests racing with one key and different bodies (say, two tokens) both miss `replay`;
+    on PostgreSQL the second insert then waits for the first and hits the unique key: that is
+    the caller's conflict (409, and its rating rolls back with it), not a server error."""
     db.session.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.scope == scope,
@@ -71,16 +75,20 @@ def remember(scope: str, key: str, request_hash: str, response: Response) -> Non
             IdempotencyRecord.created_at <= utcnow() - _ttl(),
         )
     )
-    db.session.add(
-        IdempotencyRecord(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            status_code=response.status_code,
-            body=response.get_data(as_text=True),
-        )
+    record = IdempotencyRecord(
+        scope=scope,
+        key=key,
+        request_hash=request_hash,
+        status_code=response.status_code,
+        body=response.get_data(as_text=True),
     )
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError as exc:
+        raise Conflict(
+            "This Idempotency-Key is in use by another request.", {HEADER: ["Use a new key for a new request."]}
+        ) from exc
 
 
 def sweep() -> int:

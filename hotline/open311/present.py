@@ -3,7 +3,8 @@
 Status is `open` until the ticket is answered (办结), called back, archived or merged, then
 `closed`. `status_notes` say what the latest public move of the ticket was (internal moves —
 extension requests, supervision — are not public). Nothing here shows the submitter: the text
-is scrubbed of phone and ID numbers and of the submitter's own name, phone and e-mail, the
+is scrubbed of phone and ID numbers, e-mail addresses, person names and of the submitter's own
+name, phone and e-mail, the
 address stops at the district and coordinates are rounded (DOMAIN.md, "Publishing personal data").
 """
 
@@ -61,10 +62,11 @@ def _personal(req: Open311Request) -> list[str]:
 
 def redact(text: str, req: Open311Request) -> str:
     """Free text for a public answer: the submitter's name, phone and e-mail removed, then phone
-    and ID numbers scrubbed (core.privacy). Text without any comes back unchanged."""
+    and ID numbers, e-mail addresses and person names (a third party named in a handler's reply)
+    scrubbed (core.privacy). Text without any comes back unchanged."""
     for secret in _personal(req):
         text = text.replace(secret, REDACTED)
-    return scrub_text(text)
+    return scrub_text(text, names=(req.ticket.caller_name,), people=True)
 
 
 def status_note(event: TicketEvent | None, req: Open311Request) -> str | None:

@@ -4,10 +4,12 @@ convention: a list of items becomes an array, an element with fields an object).
 A body is plain data: dicts of fields in the spec's order, lists of dicts, strings, numbers,
 booleans and None. In XML, None is an empty element and a list takes the element name of its
 items from ITEM_TAGS; in JSON, None is null. Text is escaped for XML, including carriage returns
-(`&#13;`), so a description comes back byte for byte after an XML parser reads it.
+(`&#13;`), so a description comes back byte for byte after an XML parser reads it; characters XML
+1.0 forbids (control characters, lone surrogates) are left out.
 """
 
 import json
+import re
 from typing import Any
 
 from flask import Response
@@ -29,11 +31,15 @@ ITEM_TAGS = {
 }
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+# What XML 1.0 cannot carry at all, not even as a character reference (its `Char` production):
+# C0 controls but tab, LF and CR, lone surrogates, U+FFFE and U+FFFF. Stored text holding one
+# (written before input was checked) must not make the document unreadable for every client.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_escape(text: str) -> str:
-    """Escape text content (quotes need no escaping outside attributes)."""
-    return "".join(_ESCAPES.get(char, char) for char in text)
+    """Escape text content (quotes need no escaping outside attributes); drop what XML forbids."""
+    return "".join(_ESCAPES.get(char, char) for char in _NOT_XML.sub("", text))
 
 
 def _scalar(value: Any) -> str:

@@ -317,7 +317,8 @@ def hotline_updates(span: Window) -> list[tuple[TicketEvent, Open311Request]]:
 
 def post_update(form: MultiDict[str, str], key: ApiKey, now: datetime | None = None) -> CitizenUpdate:
     """An update from the citizen's side on a request this client (the key's name) filed: stored,
-    and the agents and managers are told; the ticket's state stays theirs to change. A retry
+    put on the ticket's timeline (staff page and API events), and the agents, managers and the
+    lead department's handlers are told; the ticket's state stays theirs to change. A retry
     with the same client `update_id` returns the first update."""
     data = _load(UpdateIn(), present(form))
     number = data["service_request_id"]
@@ -344,7 +345,12 @@ def post_update(form: MultiDict[str, str], key: ApiKey, now: datetime | None = N
     )
     db.session.add(update)
     db.session.flush()
+    ticket = req.ticket
+    note = f"市民补充（Open311，{update.status}）/ Citizen update: {update.description}"
+    tickets.record_citizen_update(ticket, note, update.created_at)
     staff = staff_with_role(Role.AGENT) + staff_with_role(Role.MANAGER)
+    if ticket.lead_department_id is not None:
+        staff += staff_with_role(Role.HANDLER, ticket.lead_department_id)
     message = f"工单 {req.ticket.number} 收到市民补充（Open311）/ citizen update via Open311"
     notify(staff, "open311_update", message, "ticket", req.ticket_id)
     return update

@@ -102,7 +102,9 @@ def rating_record(rating: Any, event: Any, department: Any, service_item: Any) -
         "areaCode": str(getattr(rating, "region_code", "") or ""),
         "pf": provincial_pf(getattr(rating, "channel", None)),
         "satisfaction": int(rating.level),
-        "writingEvaluation": scrub_text(getattr(rating, "comment", "") or ""),
+        "writingEvaluation": scrub_text(
+            getattr(rating, "comment", "") or "", names=(getattr(rating, "contact_name", None),)
+        ),
         "assessTime": provincial_time(getattr(rating, "created_at", None)),
         "assessNumber": int(getattr(rating, "assess_number", 1) or 1),
         "userProp": int(enum_value(getattr(rating, "rater_type", 1)) or 1),

@@ -1,6 +1,9 @@
 """Streamed exports: CSV written row by row, XLSX through XlsxWriter's constant-memory mode into a
 temporary file that is then streamed in chunks. Raw rows (ratings, tickets) are read in id order in
-keyset batches, so a year of them never sits in memory; personal data is masked (core.privacy)."""
+keyset batches, so a year of them never sits in memory; personal data is masked (core.privacy).
+No cell can run code in a spreadsheet: CSV text starting with = + - @, tab or CR gets a leading
+single quote (OWASP's rule for CSV injection) and XLSX writes every text as a string cell, never a
+formula or a link."""
 
 import csv
 import io
@@ -250,14 +253,28 @@ def ticket_rows(filters: KpiFilters, batch: int = BATCH) -> Iterator[Sequence[An
         db.session.expire_all()
 
 
+# A spreadsheet reads text starting with one of these as a formula (or DDE command).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`.
+    Numbers are left alone (a negative number is data, not a formula)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], flush_every: int = 500) -> Iterator[str]:
     """CSV text in pieces: a BOM (so spreadsheet programs read UTF-8), the header, then rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(header)
+    writer.writerow([inert_cell(value) for value in header])
     for count, row in enumerate(rows, 1):
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([inert_cell(value) for value in row])
         if count % flush_every == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -270,7 +287,13 @@ def xlsx_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
     try:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False})
+        options = {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,  # `=HYPERLINK(...)` in a comment stays text
+            "strings_to_urls": False,
+        }
+        workbook = xlsxwriter.Workbook(path, options)
         worksheet = workbook.add_worksheet(sheet)
         worksheet.write_row(0, 0, header)
         for number, row in enumerate(rows, 1):

@@ -163,7 +163,7 @@ def test_cursor_pagination_walks_every_ticket_once(client, database):
                 break
         assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
     bad = client.get("/api/v1/tickets?cursor=garbage", headers=headers)
-    assert bad.status_code == 422 and "cursor" in bad.json["errors"]
+    assert bad.status_code == 400 and "cursor" in bad.json["errors"]  # issue 14: a bad cursor is 400
 
 
 def test_duplicate_hint_finds_the_same_phone_and_similar_text(client):

@@ -208,3 +208,35 @@ def test_refused_updates(client, key_of, number_of, extra, status, message):
     number = ticket.number if number_of == "ticket" else number_of
     answer = _update(client, keys[key_of], number, **extra)
     assert answer.status_code == status and message in answer.json[0]["description"], answer.json
+
+
+def test_a_citizen_update_reaches_the_timeline_and_the_lead_departments_handlers(client, database):
+    """Issue 14: updates were stored and shown to nobody."""
+    item, key = osup.water_service(), osup.new_key("fms")
+    ticket = _filed(item, key)
+    f.saved(tickets.dispatch(ticket, None, item.department.code))
+    lead_handler, other_handler = f.user(Role.HANDLER, item.department), f.user(Role.HANDLER)
+    answer = _update(
+        client, key, ticket.number, update_id="fms-90", status="OPEN", description="水管又漏了，楼道积水。"
+    )
+    assert answer.status_code == 200, answer.json
+    notified = {
+        n.user_id for n in database.session.scalars(select(Notification).where(Notification.kind == "open311_update"))
+    }
+    assert lead_handler.id in notified and other_handler.id not in notified
+
+    body = client.get(f"/api/v1/tickets/{ticket.number}", headers=f.bearer(lead_handler)).json
+    update = [e for e in body["events"] if e["move"] == "citizen_update"]
+    assert len(update) == 1 and "水管又漏了，楼道积水。" in update[0]["note"]
+    assert update[0]["from_status"] == update[0]["to_status"] == "dispatched"
+    assert tickets.replay(ticket.events) == ticket.status  # the chain of states holds
+    f.login(client, lead_handler)
+    page = client.get(f"/hotline/tickets/{ticket.number}").get_data(as_text=True)
+    assert "市民补充" in page and "水管又漏了" in page
+    # a retry is the same update: one event, not two
+    _update(client, key, ticket.number, update_id="fms-90", status="OPEN", description="水管又漏了，楼道积水。")
+    database.session.expire_all()
+    assert [e.move for e in ticket.events].count("citizen_update") == 1
+    # and it stays off the public answers
+    public = client.get(f"/open311/v2/requests/{ticket.number}.json").get_data(as_text=True)
+    assert "楼道积水" not in public

@@ -85,3 +85,26 @@ def test_latin_names_are_redacted_part_by_part(client):
     assert db.session.scalar(select(Ticket.caller_name).where(Ticket.number == number)) == "John Smith"
     row = client.get(f"/open311/v2/requests/{number}.json").json[0]
     assert row["description"] == "[已隐去] here; ask for [已隐去] at the gate."
+
+
+def test_status_notes_hide_a_third_party_and_numbers_however_written(client):
+    """A handler's reply names a neighbour and writes numbers with dots, glued or full-width:
+    none of it reaches status_notes or the updates (issue 14)."""
+    item, key = osup.water_service(), osup.new_key()
+    form = {"api_key": key, "service_code": item.code, "lat": "18.25", "long": "109.51", "description": "楼下漏水"}
+    form["attribute[scope]"] = "home"
+    token = client.post("/open311/v2/requests.json", data=form).json[0]["token"]
+    number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
+    handler = f.user(Role.HANDLER, item.department)
+    f.saved(tickets.dispatch(ticket, None, item.department.code))
+    f.saved(tickets.take(ticket, handler))
+    reply = "已约邻居王建国（139.1234.5678，ID460100199001011234，１３８１２３４５６７８，wjg@example.com）修复。"
+    f.saved(tickets.reply(ticket, handler, reply))
+    for fmt in ("json", "xml"):
+        for path in (f"requests/{number}", "servicerequestupdates"):
+            text = client.get(f"/open311/v2/{path}.{fmt}").get_data(as_text=True)
+            for secret in ("王建国", "1234.5678", "460100199001011234", "１２３４", "wjg@example.com"):
+                assert secret not in text, (path, fmt, secret, text)
+    note = client.get(f"/open311/v2/requests/{number}.json").json[0]["status_notes"]
+    assert note.startswith("已办结 / Answered: 已约邻居王**（139****5678")

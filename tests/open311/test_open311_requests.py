@@ -166,7 +166,7 @@ def test_an_empty_parameter_counts_as_absent(client):
         ({"email": "not-an-email"}, "email: Not a valid email address."),
         ({"media_url": "ftp://x/y.jpg"}, "media_url: Not a valid URL."),
         ({"description": "x" * 4001}, "description: Longer than maximum length 4000."),
-        ({"description": "bell\x07"}, "description: Contains control characters."),
+        ({"description": "bell\x07"}, "description: Control characters are not allowed."),  # one message everywhere
         ({"first_name": "名" * 32, "last_name": "姓" * 32}, "last_name: first_name and last_name together: at most 63"),
     ],
 )

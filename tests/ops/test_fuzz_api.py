@@ -115,3 +115,64 @@ def test_every_operation_that_declares_bearer_auth_refuses_a_request_without_one
                 assert response.is_json and response.get_json()["code"] == 401
             checked += 1
     assert checked >= 40
+
+
+CRAFTED_BODIES = {
+    "100,000 nested arrays": "[" * 100_000 + "]" * 100_000,
+    "5,000 nested objects": '{"a":' * 5000 + "1" + "}" * 5000,
+    "a number of 5,000 digits": '{"level": ' + "9" * 5000 + ', "token": "x", "name": "x"}',
+    "NUL in a string": '{"token": "\\u0000", "name": "a\\u0000b", "content": "\\u0000", "comment": "\\u0000"}',
+    "a lone surrogate": '{"token": "\\ud800", "name": "\\ud800", "content": "\\ud800"}',
+    "NaN": '{"level": NaN}',
+}
+
+
+def test_crafted_bodies_get_a_clear_error_from_every_operation_that_takes_one(fuzz_app):
+    """Issue 14: the bodies that used to raise RecursionError, ValueError or a database error
+    are refused (4xx, JSON) by every operation with a request body, for a manager and for nobody."""
+    app, token = fuzz_app
+    client = app.test_client()
+    spec = client.get("/api/openapi.json").get_json()
+    failures, checked = [], 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or "requestBody" not in operation:
+                continue
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            for name, body in CRAFTED_BODIES.items():
+                for headers in ({"Authorization": f"Bearer {token}"}, {}):
+                    response = client.open(
+                        url, method=method.upper(), data=body, content_type="application/json", headers=headers
+                    )
+                    if response.status_code >= 500 or not response.is_json:
+                        failures.append(f"{method.upper()} {path} with {name}: {response.status_code}")
+            checked += 1
+    assert checked >= 10
+    assert not failures, "\n".join(failures)
+
+
+CRAFTED_VALUES = {"5,000 digits": "9" * 5000, "NUL": "\x00", "a naive time": "2026-12-01T10:00:00", "-0": "-0"}
+
+
+def test_crafted_query_values_get_a_clear_error_from_every_operation(fuzz_app):
+    """Every query parameter and path parameter of every operation, given a 5,000-digit number,
+    a NUL or a naive time: a 4xx (or 2xx), never a 5xx."""
+    app, token = fuzz_app
+    client = app.test_client()
+    spec = client.get("/api/openapi.json").get_json()
+    headers = {"Authorization": f"Bearer {token}"}
+    failures, checked = [], 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            parameters = operation.get("parameters", []) + operations.get("parameters", [])
+            for name, value in CRAFTED_VALUES.items():
+                url = re.sub(r"\{[^}]+\}", "9" * 30 if name == "5,000 digits" else "x%00", path)
+                query = {p["name"]: value for p in parameters if p.get("in") == "query"}
+                response = client.open(url, method=method.upper(), query_string=query, headers=headers, json={})
+                if response.status_code >= 500:
+                    failures.append(f"{method.upper()} {path} with {name}: {response.status_code}")
+                checked += 1
+    assert checked >= 100
+    assert not failures, "\n".join(failures)

