@@ -1,7 +1,7 @@
 """api_tokens.expires_at: bearer tokens may carry an expiry
 
-Revision ID: 0009_token_expiry
-Revises: 0008_stats_channel
+Revision ID: 0010_token_expiry
+Revises: 0009_rating_integrity
 Create Date: 2026-12-02 11:10:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_token_expiry'
-down_revision = '0008_stats_channel'
+revision = '0010_token_expiry'
+down_revision = '0009_rating_integrity'
 branch_labels = None
 depends_on = None
 
