@@ -36,7 +36,7 @@ def limited_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flas
         create_schema=True,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI="memory://",
-        RATING_RATE_LIMIT="4 per minute",
+        RATING_RATE_LIMIT="4 per day",  # a fixed window: a minute could roll over mid-test
         STANDING_QR_RATE_LIMIT="2 per hour",
         PROXY_COUNT=request.param,
     )
