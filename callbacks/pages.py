@@ -16,6 +16,7 @@ from core.db import db
 from core.errors import DomainError
 from core.models import Department, Region, Role
 from core.pagination import paginate
+from core.unit_of_work import discard
 
 bp = Blueprint("callbacks_pages", __name__, template_folder="templates")
 
@@ -65,13 +66,12 @@ def record_attempt(callback_id: int) -> Response:
             comment=request.form.get("comment", ""),
         )
         service.record_attempt(callback, user, result, request.form.get("note", ""), answer, _form_int("version"))
-        db.session.commit()
         flash(_("Callback #%(id)s recorded.", id=callback_id), "notice")
     except ValueError:
-        db.session.rollback()
+        discard()
         flash(_("Choose what happened on the call."), "alert")
     except DomainError as error:
-        db.session.rollback()
+        discard()
         flash(f"{_('Not saved')}: {error.message}", "alert")
     return redirect(url_for("callbacks_pages.worklist"))
 
@@ -117,10 +117,9 @@ def case_detail(case_id: int) -> Any:
                 service.resend_follow_up(case, user)
             else:
                 raise DomainError(_("This step is not yours to take."))
-            db.session.commit()
             flash(_("Saved."), "notice")
         except DomainError as error:
-            db.session.rollback()
+            discard()
             flash(f"{_('Not saved')}: {error.message}", "alert")
         return redirect(url_for("callbacks_pages.case_detail", case_id=case_id))
     from ratings import service as ratings_service

@@ -113,7 +113,9 @@ class CaseEventOut(Schema):
     action = fields.Str()
     from_status = fields.Str()
     to_status = fields.Str()
-    note = fields.Function(lambda e: _case_text(e.case, e.note), metadata={"description": "Redacted as the reader may see"})
+    note = fields.Function(
+        lambda e: _case_text(e.case, e.note), metadata={"description": "Redacted as the reader may see"}
+    )
     by = fields.Function(lambda e: e.actor.username if e.actor else None)
     at = fields.DateTime(attribute="created_at")
 

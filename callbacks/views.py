@@ -50,7 +50,6 @@ def _case_step(case_id: int, version: int | None, step: Callable[[RectificationC
     case = service.get_case(case_id, user)
     _check_version(case, version)
     step(case, user)
-    db.session.commit()
     return case
 
 
@@ -91,7 +90,6 @@ class Attempts(MethodView):
             comment=data["comment"],
         )
         service.record_attempt(callback, user, AttemptResult(data["result"]), data["note"], answer, data["version"])
-        db.session.commit()
         return callback
 
 
@@ -114,7 +112,6 @@ class Assign(MethodView):
             if user.role == Role.AGENT and assignee.id != user.id:
                 raise ValidationFailed("Agents take callbacks for themselves.", {"assignee": ["Use your own name."]})
             callback.assignee_id = assignee.id
-        db.session.commit()
         return callback
 
 

@@ -23,6 +23,7 @@ from core.metrics import init_metrics
 from core.scheduler import register_core_jobs
 from core.security import init_security
 from core.templating import init_templating
+from core.unit_of_work import UnitOfWorkFlask, init_unit_of_work
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (and, for tests, explicit overrides)."""
     instance = Path(os.environ.get("HAOCHA_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
     instance.mkdir(parents=True, exist_ok=True)
-    app = Flask("haocha", instance_path=str(instance), root_path=str(PROJECT_ROOT / "core"))
+    app = UnitOfWorkFlask("haocha", instance_path=str(instance), root_path=str(PROJECT_ROOT / "core"))
     app.config.update(load_settings(instance))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
         str(PROJECT_ROOT / name.replace(".", "/") / "translations") for name in ("core", *DOMAIN_PACKAGES)
@@ -76,6 +77,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_request_logging(app)
     _warn_about_limits(app)
     init_db(app)
+    init_unit_of_work(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     init_auth(app)
     init_i18n(app)

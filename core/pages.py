@@ -21,6 +21,7 @@ from core.db import db
 from core.errors import DomainError
 from core.extensions import limiter
 from core.models import Role, User
+from core.unit_of_work import discard
 
 bp = Blueprint("core_pages", __name__)
 log = logging.getLogger("haocha.pages")
@@ -99,7 +100,6 @@ def login() -> Any:
         user = authenticate(form.username.data or "", form.password.data or "")
         if user is not None:
             start_session(user)
-            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
         error = _("Wrong username or password.")
     elif request.method == "POST":
@@ -111,7 +111,6 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     end_session()
-    db.session.commit()
     return redirect(url_for("core_pages.login"))
 
 
@@ -183,10 +182,9 @@ def _set_active(username: str, active: bool) -> Response:
     try:
         users.set_active(user, active, require_staff())
     except DomainError as error:
-        db.session.rollback()
+        discard()
         flash(_("You cannot deactivate your own account.") if error.status == 409 else error.message, "error")
         return redirect(url_for(".accounts"))
-    db.session.commit()
     flash(_("%(name)s activated.", name=username) if active else _("%(name)s deactivated.", name=username), "notice")
     return redirect(url_for(".accounts"))
 
@@ -211,6 +209,5 @@ def revoke_token(token_id: int) -> Response:
     """Revoke one bearer token: refused from the next request on."""
     token = users.revoke_token(users.find_token(str(token_id)))
     username = token.user.username
-    db.session.commit()
     flash(_("Token %(id)s revoked.", id=token_id), "notice")
     return redirect(url_for(".account", username=username))

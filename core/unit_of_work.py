@@ -1,7 +1,8 @@
 """One commit point per request (DESIGN.md "Transactions and time"; indico's `RH.process`).
 
 A request's writes are one unit of work: the app commits it once, after the view has returned
-(and rendered or serialised its answer), and rolls it back on any error. Views, pages and
+(and rendered or serialised its answer), and rolls it back on any error or any answer of 400 or
+more. Views, pages and
 services never commit by hand. A page that catches a domain error to show it calls `discard()`:
 whatever the failed step flushed is rolled back and nothing of the request is committed.
 
@@ -38,10 +39,11 @@ def _wrote(session: Session) -> bool:
     return bool(session.info.get(WROTE) or session.new or session.dirty or session.deleted)
 
 
-def finish() -> None:
-    """End the request's unit of work: commit a write request's changes, or roll back."""
+def finish(succeeded: bool = True) -> None:
+    """End the request's unit of work: commit a write request's changes when it succeeded (an
+    answer under 400), or roll back."""
     session = db.session
-    if g.pop("unit_discarded", False):
+    if g.pop("unit_discarded", False) or not succeeded:
         session.rollback()
     elif request.method in SAFE_METHODS:
         if _wrote(session()):
@@ -71,8 +73,8 @@ class UnitOfWorkFlask(Flask):
     """Flask, with the request's unit of work committed once after the view returns."""
 
     def dispatch_request(self) -> Any:
-        answer = super().dispatch_request()
-        finish()
+        answer = self.make_response(super().dispatch_request())
+        finish(succeeded=answer.status_code < 400)
         return answer
 
 

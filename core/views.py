@@ -63,7 +63,6 @@ class Departments(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Create a department."""
         dept = refdata.create_department(data)
-        db.session.commit()
         return dept
 
 
@@ -81,7 +80,6 @@ class DepartmentDetail(MethodView):
     def patch(self, data: dict[str, Any], code: str) -> Any:
         """Change a department."""
         dept = refdata.update_department(code, data)
-        db.session.commit()
         return dept
 
 
@@ -111,7 +109,6 @@ class ServiceItems(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Create a service item."""
         item = refdata.create_service_item(data)
-        db.session.commit()
         return item
 
 
@@ -129,7 +126,6 @@ class ServiceItemDetail(MethodView):
     def patch(self, data: dict[str, Any], code: str) -> Any:
         """Change a service item."""
         item = refdata.update_service_item(code, data)
-        db.session.commit()
         return item
 
 
@@ -153,7 +149,6 @@ class DeactivateUser(MethodView):
         """Deactivate an account: its web sessions and bearer tokens are revoked at once, so its
         next request is refused (401). An admin cannot deactivate their own account (409)."""
         user = users.set_active(users.get_user(username), False, require_staff())
-        db.session.commit()
         return user
 
 
@@ -164,7 +159,6 @@ class ActivateUser(MethodView):
     def post(self, username: str) -> Any:
         """Activate an account again; tokens revoked when it was deactivated stay revoked."""
         user = users.set_active(users.get_user(username), True, require_staff())
-        db.session.commit()
         return user
 
 
@@ -184,5 +178,4 @@ class RevokeToken(MethodView):
     def post(self, token_id: int) -> Any:
         """Revoke a bearer token: refused (401) from the next request on."""
         token = users.revoke_token(users.find_token(str(token_id)))
-        db.session.commit()
         return token

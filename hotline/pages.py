@@ -21,6 +21,7 @@ from core.db import db, utcnow
 from core.errors import Conflict, DomainError
 from core.models import Department, Notification, Region, Role, ServiceItem, User
 from core.notify import unread_for
+from core.unit_of_work import discard
 from hotline import labels, queries, service
 from hotline.models import Channel, Ticket, TicketStatus, TicketType, Urgency
 from hotline.schemas import (
@@ -194,12 +195,9 @@ def intake() -> Any:
     try:
         ticket = service.create_ticket(TicketIn().load(data), staff)
     except ValidationError as exc:
-        db.session.rollback()
         return _intake_form(values, exc.messages_dict, None, 422)
     except DomainError as exc:
-        db.session.rollback()
         return _intake_form(values, exc.errors or {"form": [exc.message]}, None, exc.status)
-    db.session.commit()
     flash(_("Ticket %(number)s created.", number=ticket.number), "notice")
     return redirect(url_for(".ticket_page", number=ticket.number))
 
@@ -282,16 +280,15 @@ def make_move(number: str, move: str) -> Response:
     schema, apply = PAGE_MOVES[move]
     try:
         apply(ticket, staff, schema().load(form_data(request.form)))
-        db.session.commit()
         flash(_("Done: %(move)s.", move=labels.label(labels.MOVE, move)), "notice")
     except ValidationError as exc:
-        db.session.rollback()
+        discard()
         flash("; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages_dict.items()), "alert")
     except DomainError as exc:
-        db.session.rollback()
+        discard()
         flash(_refusal(exc), "alert")
     except StaleDataError:
-        db.session.rollback()
+        discard()
         flash(_("Someone else changed this ticket meanwhile; it has been reloaded. Please try again."), "alert")
     try:
         service.get_ticket(number, staff)
@@ -315,7 +312,6 @@ def notifications() -> Any:
             .where(Notification.user_id == staff.id, Notification.read_at.is_(None))
             .values(read_at=utcnow())
         )
-        db.session.commit()
         return redirect(url_for(".notifications"))
     notes = unread_for(staff, limit=200)
     ids = {n.subject_id for n in notes if n.subject_type == "ticket" and n.subject_id}

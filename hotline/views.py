@@ -9,7 +9,6 @@ from flask.views import MethodView
 
 from core.api import api_blueprint, guard
 from core.auth import require_staff
-from core.db import db
 from core.models import User
 from hotline import queries, service
 from hotline.models import Ticket
@@ -49,7 +48,6 @@ def _apply(number: str, make: Callable[[Ticket, User], Any]) -> Ticket:
     actor = require_staff()
     ticket = service.get_ticket(number, actor)
     make(ticket, actor)
-    db.session.commit()
     return ticket
 
 
@@ -73,7 +71,6 @@ class Tickets(MethodView):
         """受理: log a ticket (with `lead_department`, dispatched at once). Deadlines are computed
         in working days; `deadline_warning` says when they are estimates."""
         ticket = service.create_ticket(data, require_staff())
-        db.session.commit()
         return ticket
 
 

@@ -16,6 +16,7 @@ from core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, Valida
 from core.extensions import client_ip
 from core.models import Department, Role
 from core.pagination import paginate
+from core.unit_of_work import discard
 from ratings import labels, links, review, service
 from ratings.issuers import IssuingParty
 from ratings.limits import page_limit, submission_limits
@@ -167,9 +168,7 @@ def submit(token: str) -> Any:
         context = _form_context(target, request.form, _page_errors(error))
         return render_template("ratings/rate.html", token=token, **context), 422
     except (NotFound, Gone, Conflict) as error:
-        db.session.rollback()  # a lost race ends the transaction (see service.record_rating)
-        return _link_state(error)
-    db.session.commit()
+        return _link_state(error)  # a 4xx: the commit point rolls the lost race back
     session[RATED_KEY] = {
         "level": rating.level,
         "follow_up": rating.is_bad_review or rating.hidden_bad,
@@ -223,9 +222,8 @@ def issue_qr() -> Any:
         data["kind"] = data["kind"] if data["kind"] in (EventKind.COUNTER, EventKind.ONLINE) else EventKind.COUNTER
         try:
             issued = service.create_service_event(data, IssuingParty.staff(user, client_ip()))
-            db.session.commit()
         except (ValidationFailed, Forbidden) as failed:
-            db.session.rollback()
+            discard()
             error = _(failed.message)
     return render_template(
         "ratings/staff_qr.html", issued=issued, error=error, departments=_departments_for(user), form=request.form
@@ -258,11 +256,9 @@ def appeal(rating_id: int) -> Any:
     elif request.method == "POST":
         try:
             service.file_appeal(rating, user, kind, request.form.get("reason", ""))
-            db.session.commit()
             return redirect(url_for("ratings_pages.appeals"), code=303)
         except (ValidationFailed, Conflict) as failed:
-            db.session.rollback()
-            error = failed.message
+            error = failed.message  # answered 422: the commit point rolls back
     kinds = [(k.value, labels.label(labels.APPEAL_KIND_LABELS, k)) for k in AppealKind]
     return render_template("ratings/staff_appeal.html", rating=rating, kinds=kinds, error=error), 422 if error else 200
 
@@ -287,7 +283,6 @@ def decide(appeal_id: int) -> Response:
     if decision not in ("uphold", "reject"):
         raise ValidationFailed(_("Choose to uphold or reject."))
     service.decide_appeal(service.get_appeal(appeal_id), manager, decision == "uphold", request.form.get("note", ""))
-    db.session.commit()
     return redirect(url_for("ratings_pages.appeals"), code=303)
 
 
@@ -313,9 +308,8 @@ def review_decide(rating_id: int) -> Response:
     rating = service.get_rating(rating_id, manager)
     try:
         (review.confirm if decision == "confirm" else review.reject)(rating, manager, request.form.get("note", ""))
-        db.session.commit()
         flash(_("Saved."), "notice")
     except Conflict as error:
-        db.session.rollback()
+        discard()
         flash(f"{_('Not saved')}: {error.message}", "alert")
     return redirect(url_for("ratings_pages.reviews"), code=303)

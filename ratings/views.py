@@ -16,6 +16,7 @@ from core.errors import Conflict, Forbidden
 from core.extensions import client_ip, limiter
 from core.models import Role
 from core.pagination import paginate
+from core.unit_of_work import discard
 from ratings import idempotency, issuers, links, review, service
 from ratings.issuers import IssuingParty
 from ratings.limits import submission_limits
@@ -127,7 +128,6 @@ class ServiceEvents(MethodView):
         only as a hash. `qr_url` is an SVG; the same path ending in `.png` gives a PNG.
         """
         issued = service.create_service_event(data, issuing_party())
-        db.session.commit()
         return issued
 
 
@@ -182,9 +182,7 @@ class Ratings(MethodView):
         _refuse_staff()
         key = idempotency.key_from(request.headers.get(idempotency.HEADER))
         if key is None:
-            response = _created(_rate(data))  # dumped before commit: no re-read of the row after
-            db.session.commit()
-            return response
+            return _created(_rate(data))  # dumped before the commit point: no re-read of the row
         fingerprint = idempotency.fingerprint(data)
         replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
         if replay is not None:
@@ -192,14 +190,13 @@ class Ratings(MethodView):
         try:
             rating = _rate(data)
         except Conflict:
-            db.session.rollback()  # a concurrent request with the same key may have won
+            discard()  # a concurrent request with the same key may have won
             replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
             if replay is not None:
                 return replay
             raise
         response = _created(rating)
         idempotency.remember(idempotency.RATINGS, key, fingerprint, response)
-        db.session.commit()
         return response
 
     @guard(ratings_blp, *READERS)
@@ -230,7 +227,6 @@ class RatingAppealCreate(MethodView):
         """Appeal a bad review of your department (malicious or misdirected), with a reason."""
         user = require_staff()
         appeal = service.file_appeal(service.get_rating(rating_id, user), user, data["kind"], data["reason"])
-        db.session.commit()
         return appeal
 
 
@@ -258,7 +254,6 @@ class RatingReviewDecision(MethodView):
         rating = service.get_rating(rating_id, manager)
         decide = review.confirm if data["decision"] == "confirm" else review.reject
         decide(rating, manager, data["note"])
-        db.session.commit()
         return rating
 
 
@@ -283,7 +278,6 @@ class AppealDecision(MethodView):
         appeal = service.decide_appeal(
             service.get_appeal(appeal_id), manager, data["decision"] == "uphold", data["note"]
         )
-        db.session.commit()
         return appeal
 
 
@@ -309,7 +303,6 @@ class StandingCodes(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """A reusable QR code for a counter; its ratings are low-trust and limited harder."""
         code, token = service.create_standing_code(data, require_staff())
-        db.session.commit()
         return StandingIssued(code, token)
 
     @guard(standing_blp, Role.MANAGER, Role.HANDLER)
@@ -327,5 +320,4 @@ class StandingCodeRevoke(MethodView):
         """Withdraw a standing QR code: its link then answers 410."""
         user = require_staff()
         code = service.revoke_standing_code(service.get_standing_code(code_id, user), user)
-        db.session.commit()
         return code

@@ -58,10 +58,14 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 class TestScopedSession(scoped_session[Session]):
-    """Outlives the app contexts of the requests a test makes; closed when the test ends."""
+    """Outlives the app contexts of the requests a test makes; closed when the test ends.
+
+    At the end of each request (Flask-SQLAlchemy calls `remove`) it rolls back what the request
+    did not commit, exactly as production's session does when it closes: a view that flushed a
+    write and never committed loses it here too."""
 
     def remove(self) -> None:
-        return None
+        self.registry().rollback()
 
     def close_for_good(self) -> None:
         super().remove()

@@ -113,7 +113,6 @@ def _create(fmt: str) -> Response:
     key = service.authenticate(request.values.get("api_key"))
     _jurisdiction()
     req = service.create_request(request.values, key)
-    db.session.commit()
     body: dict[str, Any] = (
         {"token": req.token} if _service_type() == "batch" else {"service_request_id": req.ticket.number}
     )
@@ -158,7 +157,6 @@ def updates(fmt: str) -> Response:
         key = service.authenticate(request.values.get("api_key"))
         _jurisdiction()
         update = service.post_update(request.values, key)
-        db.session.commit()
         return render(fmt, "service_request_updates", [{"update_id": f"C{update.id}"}])
     _jurisdiction()
     found = service.hotline_updates(service.update_window(request.args))

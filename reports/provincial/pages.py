@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from core.auth import roles_required
-from core.db import db, utcnow
+from core.db import utcnow
 from core.models import Role
 from reports.provincial import delivery, service
 from reports.provincial.models import ReportKind
@@ -47,6 +47,5 @@ def status_page() -> str:
 def retry() -> Response:
     ids = [int(value) for value in request.form.getlist("id") if value.isdigit()]
     changed = service.retry(ids or None, waiting=request.form.get("waiting") == "1")
-    db.session.commit()
     flash(_("%(count)s reports will be sent again.", count=changed), "notice")
     return redirect(url_for("reporting_pages.status_page"))

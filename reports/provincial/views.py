@@ -6,7 +6,7 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
 from core.api import api_blueprint, guard
-from core.db import db, utcnow
+from core.db import utcnow
 from core.models import Role
 from reports.provincial import delivery, service
 
@@ -65,5 +65,4 @@ class Retry(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Send dead letters again (all, or `ids`), with a fresh count of tries."""
         changed = service.retry(data.get("ids") or None, waiting=data["waiting"])
-        db.session.commit()
         return {"changed": changed}
