@@ -15,6 +15,8 @@ Each refusal is the API's JSON error on /api/ and a bilingual page elsewhere (co
 """
 
 import json
+import math
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -76,33 +78,25 @@ JSON_MAX_NUMBER_CHARS = 40
 
 def _number(kind: type) -> Any:
     def parse(text: str) -> Any:
-        if len(text) > JSON_MAX_NUMBER_CHARS:
+        value = kind(text) if len(text) <= JSON_MAX_NUMBER_CHARS else None
+        if value is None or (kind is float and not math.isfinite(value)):  # 1e999 is inf
             raise InputRefused("A number in the body is too long.", {"body": ["Numbers have at most 40 characters."]})
-        return kind(text)
+        return value
 
     return parse
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _depth_ok(text: str) -> bool:
     """Nesting depth of a JSON text without parsing it: brackets outside strings."""
     depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > JSON_MAX_DEPTH:
-                return False
-        elif char in "]}":
-            depth -= 1
+    for bracket in _BRACKET.finditer(_STRING.sub('""', text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > JSON_MAX_DEPTH:
+            return False
     return True
 
 

@@ -209,3 +209,18 @@ def test_every_page_answers_crafted_query_values_without_a_server_error(app, cli
                 failures.append(f"{role.value} GET {url}: {response.status_code}")
         client.post("/logout")
     assert not failures, "\n".join(failures)
+
+
+def test_every_input_schema_refuses_control_characters_outside_a_request_too(ctx):
+    """The same check sits in core.schemas.InSchema, for loads that do not come through HTTP."""
+    from marshmallow import ValidationError
+
+    from hotline.schemas import TicketIn
+    from ratings.schemas import RatingIn
+
+    with pytest.raises(ValidationError) as caught:
+        TicketIn().load({"type": "complaint", "content": "噪音\x00", "region_code": "460100"})
+    assert caught.value.messages == {"content": [CONTROL_MESSAGE]}
+    with pytest.raises(ValidationError) as caught:
+        RatingIn().load({"token": "t", "level": 1, "contact": {"name": "\x1b"}})
+    assert caught.value.messages == {"contact": [CONTROL_MESSAGE]}

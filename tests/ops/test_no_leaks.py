@@ -111,7 +111,12 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
 def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log, name, mobile, id_number):
     written = _written(mobile)
     secrets = {"name": name, "mobile": mobile, "id_number": id_number, **{f"mobile as {w}": w for w in written}}
-    comment = f"我是{name}，电话{mobile}，身份证{id_number}，窗口态度很差；又：{'，'.join(written)}，ID{id_number}"
+    spaced = " ".join(name)
+    secrets["name, spaced"] = spaced
+    comment = (
+        f"我是{name}，电话{mobile}，身份证{id_number}，窗口态度很差；又：{'，'.join(written)}，ID{id_number}，"
+        f"签名：{spaced}"
+    )
     answers: list[tuple[str, str]] = []
 
     # A bad review by the API, with contact, published on the public board once rectified.
