@@ -9,18 +9,19 @@ callback, its rectification, its appeal and its 追评 reach the province in the
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
+from core.calendar import local_date
 from core.db import db, is_postgresql, utcnow
 from core.models import Department, ServiceItem
 from core.privacy import scrub_text
 from reports.provincial import mapping
-from reports.provincial.models import OutboxRow, OutboxStatus, ReportKind
+from reports.provincial.models import AckDay, OutboxRow, OutboxStatus, ReportKind
 
 ERROR_MAX_LENGTH = 500
 MAX_BACKOFF_EXPONENT = 60  # 2**60 seconds is far past any cap; keeps the float finite
@@ -186,8 +187,11 @@ def _earlier_unsent() -> Any:
     )
 
 
-def claim_due(limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
-    """Take up to `limit` due rows, each the oldest unsent row of its subject, for one try.
+def claim_due(
+    limit: int, lease_seconds: float, now: datetime | None = None, exclude: Sequence[int] = ()
+) -> list[Claimed]:
+    """Take up to `limit` due rows, each the oldest unsent row of its subject, for one try; rows in
+    `exclude` (just tried by this sender) are left alone.
 
     The claim is a lease: next_attempt_at moves `lease_seconds` ahead, so no other sender takes
     the row meanwhile; if this process dies, the row falls due again when the lease ends and is
@@ -201,6 +205,8 @@ def claim_due(limit: int, lease_seconds: float, now: datetime | None = None) -> 
         .order_by(OutboxRow.id)
         .limit(limit)
     )
+    if exclude:
+        stmt = stmt.where(OutboxRow.id.not_in(list(exclude)))
     if is_postgresql():
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxRow)
     rows = list(db.session.scalars(stmt))
@@ -278,6 +284,19 @@ def backlog() -> int:
     return int(db.session.scalar(select(func.count()).where(OutboxRow.status == OutboxStatus.PENDING)) or 0)
 
 
+def oldest_pending_at() -> datetime | None:
+    return db.session.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.status == OutboxStatus.PENDING))
+
+
+def lag_seconds(now: datetime | None = None) -> float:
+    """The delivery lag: how long the oldest report still owed has waited (0 when nothing is owed).
+    Dead letters are not in it: they wait for a human and have their own count."""
+    oldest = oldest_pending_at()
+    if oldest is None:
+        return 0.0
+    return round(max(((now or utcnow()) - oldest).total_seconds(), 0.0), 1)
+
+
 def dead_count() -> int:
     return int(db.session.scalar(select(func.count()).where(OutboxRow.status == OutboxStatus.DEAD)) or 0)
 
@@ -346,3 +365,60 @@ def retry(ids: Sequence[int] | None = None, waiting: bool = False, now: datetime
 def _rowcount(statement: Any) -> int:
     result = cast(CursorResult[Any], db.session.execute(statement))
     return int(result.rowcount or 0)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_sent(before: datetime, batch_size: int) -> int:
+    """Delete up to `batch_size` rows acknowledged before `before`, oldest first, folding them into
+    the acknowledgement log (AckDay) in the same transaction. Returns how many were deleted.
+
+    The newest row is never deleted, whatever its age: SQLite gives a new row max(id) + 1, so
+    deleting the newest row would hand its id, the receiver's idempotency key, to the next report,
+    which the receiver would then drop as a repeat."""
+    newest = db.session.scalar(select(func.max(OutboxRow.id)))
+    if newest is None:
+        return 0
+    rows = db.session.execute(
+        select(OutboxRow.id, OutboxRow.kind, OutboxRow.sent_at)
+        .where(OutboxRow.status == OutboxStatus.SENT, OutboxRow.sent_at < before, OutboxRow.id < newest)
+        .order_by(OutboxRow.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return 0
+    _log_acknowledgements([(int(i), str(k), cast(datetime, at)) for i, k, at in rows])
+    db.session.execute(delete(OutboxRow).where(OutboxRow.id.in_([r[0] for r in rows])))
+    db.session.flush()
+    return len(rows)
+
+
+def _log_acknowledgements(rows: list[tuple[int, str, datetime]]) -> None:
+    groups: dict[tuple[date, str], list[tuple[int, datetime]]] = {}
+    for row_id, kind, sent_at in rows:
+        groups.setdefault((local_date(sent_at), kind), []).append((row_id, sent_at))
+    for (day, kind), members in groups.items():
+        ids = [m[0] for m in members]
+        times = [m[1] for m in members]
+        entry = db.session.scalar(select(AckDay).where(AckDay.local_day == day, AckDay.kind == kind))
+        if entry is None:
+            entry = AckDay(
+                local_day=day,
+                kind=kind,
+                acknowledged=0,
+                first_id=min(ids),
+                last_id=max(ids),
+                first_sent_at=min(times),
+                last_sent_at=max(times),
+            )
+            db.session.add(entry)
+        entry.acknowledged += len(members)
+        entry.first_id, entry.last_id = min(entry.first_id, *ids), max(entry.last_id, *ids)
+        entry.first_sent_at, entry.last_sent_at = min(entry.first_sent_at, *times), max(entry.last_sent_at, *times)
+
+
+def acknowledgement_log(limit: int = 60) -> list[AckDay]:
+    """The acknowledgement log of pruned reports, newest day first."""
+    stmt = select(AckDay).order_by(AckDay.local_day.desc(), AckDay.kind).limit(limit)
+    return list(db.session.scalars(stmt))
