@@ -75,7 +75,7 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "REPORTING_SECRET": os.environ.get("REPORTING_SECRET", ""),
         "REPORTING_TIMEOUT_SECONDS": float(os.environ.get("REPORTING_TIMEOUT_SECONDS", "10")),
         # Requests in flight at once (each to a different service event), over a kept connection pool.
-        "REPORTING_CONCURRENCY": int(os.environ.get("REPORTING_CONCURRENCY", "16")),
+        "REPORTING_CONCURRENCY": int(os.environ.get("REPORTING_CONCURRENCY", "32")),
         # Acknowledged rows older than this are pruned (counted in the acknowledgement log first).
         "REPORTING_RETENTION_DAYS": int(os.environ.get("REPORTING_RETENTION_DAYS", "30")),
         # The delivery job logs a warning while the oldest owed report is older than this.

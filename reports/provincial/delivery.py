@@ -42,13 +42,23 @@ RESPONSE_READ_LIMIT = 64 * 1024
 ERROR_DETAIL_LIMIT = 300
 # Answers that say "the receiver as a whole is not taking anything now": stop this round.
 BACK_OFF_STATUSES = frozenset({429, 503})
+UNREACHABLE = "unreachable:"
+# How the errors of a receiver-wide stop begin (see post): rows that waited only for these are
+# due again as soon as the receiver answers.
+STOP_ERRORS = (UNREACHABLE, *(f"HTTP {code}:" for code in sorted(BACK_OFF_STATUSES)))
 # A tick of the delivery job claims for at most this long, then leaves the rest to the next tick.
 TICK_BUDGET_SECONDS = 60.0
 # While requests are in flight and slots are free, look for newly due rows this often.
 CLAIM_POLL_SECONDS = 0.2
+# A lingering run with nothing to send looks (reading, not locking) for newly due rows this often.
+IDLE_POLL_SECONDS = 0.25
 # Within one run a failed row is tried again (once its backoff is over) no sooner than this:
 # with a zero backoff a failing row would otherwise spin through its tries in one run.
-RETRY_GAP_SECONDS = 1.0
+RETRY_GAP_SECONDS = 0.5
+# A lingering run that finds the receiver unreachable (or told to back off) pauses this long, then
+# sends one request at a time until one succeeds, so an outage costs one try per pause, not a
+# wait for the next tick once the receiver is back.
+HALT_SECONDS = 2.0
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -68,9 +78,9 @@ def encode_body(row: service.Claimed, sent_at: int) -> bytes:
 
 
 def lease_seconds(timeout: float) -> float:
-    """How long a claim keeps a row from other senders: longer than one request can take
-    (connect, write and read each get the timeout)."""
-    return 3 * timeout + 5
+    """How long a claim keeps a row from other senders: longer than one request can take (connect,
+    write and read each get the timeout), plus one quick resend on a fresh connection (see post)."""
+    return 4 * timeout + 5
 
 
 _client_lock = threading.Lock()
@@ -116,7 +126,13 @@ def _read_some(response: httpx.Response, limit: int) -> bytes:
     return data[:limit]
 
 
-def post(client: httpx.Client, url: str, secret: str, row: service.Claimed) -> Attempt:
+def _exchange(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    with client.stream("POST", url, content=body, headers=headers) as response:
+        code = response.status_code
+        return code, _read_some(response, RESPONSE_READ_LIMIT if 200 <= code < 300 else ERROR_DETAIL_LIMIT)
+
+
+def post(client: httpx.Client, url: str, secret: str, row: service.Claimed, timeout: float) -> Attempt:
     """Send one row; never raises for network or HTTP failures. Runs on a worker thread: no database."""
     sent_at = int(time.time())
     body = encode_body(row, sent_at)
@@ -126,12 +142,18 @@ def post(client: httpx.Client, url: str, secret: str, row: service.Claimed) -> A
         TIMESTAMP_HEADER: str(sent_at),
         IDEMPOTENCY_HEADER: str(row.id),
     }
+    started = time.monotonic()
     try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            code = response.status_code
-            detail = _read_some(response, RESPONSE_READ_LIMIT if 200 <= code < 300 else ERROR_DETAIL_LIMIT)
+        try:
+            code, detail = _exchange(client, url, body, headers)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            # A kept connection the receiver had closed (idle timeout, restart) fails at once; send
+            # again on a fresh one. Harmless if the first did arrive: the receiver dedupes by key.
+            if time.monotonic() - started >= timeout:
+                raise
+            code, detail = _exchange(client, url, body, headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-        return Attempt(False, None, f"unreachable: {error or type(error).__name__}", stop=True)
+        return Attempt(False, None, f"{UNREACHABLE} {error or type(error).__name__}", stop=True)
     except httpx.TimeoutException as error:
         # A slow answer fails this report only; the others keep going.
         return Attempt(False, None, f"timeout: {type(error).__name__}")
@@ -184,10 +206,13 @@ class _Run:
 
     config: Any
     budget_seconds: float
+    linger: bool  # stay for the whole budget, sending rows as they fall due (the scheduler's run)
     report: DeliveryReport = field(default_factory=DeliveryReport)
     in_flight: dict[Future[Attempt], service.Claimed] = field(default_factory=dict)
     last_try: dict[int, float] = field(default_factory=dict)  # failed row id -> monotonic time of its try
     stopped: bool = False  # the receiver is unreachable or asked us to back off: claim nothing more
+    halted_until: float = 0.0  # lingering: no claims before this (monotonic) time
+    probing: bool = False  # lingering, after a halt: one request at a time until one succeeds
 
     def __post_init__(self) -> None:
         self.concurrency = max(int(self.config["REPORTING_CONCURRENCY"]), 1)
@@ -204,37 +229,71 @@ class _Run:
                 # One transaction per round: the outcomes that came back, then the next claims
                 # (an acknowledged row lets the next row of its subject be claimed in the same round).
                 self._record(finished)
+                finished = []
                 claimed = self._claim() if self._may_claim() else []
                 db.session.commit()
                 for row in claimed:
-                    self.in_flight[pool.submit(post, client, url, secret, row)] = row
+                    self.in_flight[pool.submit(post, client, url, secret, row, self.timeout)] = row
                 if not self.in_flight:
+                    if self.linger and self._wait_for_work():
+                        continue
                     break
                 poll = CLAIM_POLL_SECONDS if self._may_claim() else None
                 done, _ = wait(list(self.in_flight), timeout=poll, return_when=FIRST_COMPLETED)
                 finished = [(self.in_flight.pop(future), future.result()) for future in done]
         return self.report
 
+    def _wait_for_work(self) -> bool:
+        """Idle until a row is due (and any halt is over); False when the budget ends first.
+        The peek is a read, so an idle sender never takes SQLite's write lock."""
+        while not self.stopped and self._within_budget():
+            time.sleep(IDLE_POLL_SECONDS)
+            if time.monotonic() < self.halted_until:
+                continue
+            set_write_intent(False)
+            try:
+                due = service.any_due(exclude=self._recent_failures())
+            finally:
+                db.session.rollback()
+                set_write_intent(True)
+            if due:
+                return True
+        return False
+
+    def _recent_failures(self) -> list[int]:
+        now = time.monotonic()
+        self.last_try = {i: t for i, t in self.last_try.items() if now - t < RETRY_GAP_SECONDS}
+        return list(self.last_try)
+
+    def _within_budget(self) -> bool:
+        return time.monotonic() - self.started < self.budget_seconds
+
     def _may_claim(self) -> bool:
+        slots = 1 if self.probing else self.concurrency
         return (
             not self.stopped
-            and len(self.in_flight) < self.concurrency
-            and time.monotonic() - self.started < self.budget_seconds
+            and len(self.in_flight) < slots
+            and time.monotonic() >= self.halted_until
+            and self._within_budget()
         )
 
     def _claim(self) -> list[service.Claimed]:
-        now = time.monotonic()
-        self.last_try = {i: t for i, t in self.last_try.items() if now - t < RETRY_GAP_SECONDS}
-        limit = min(self.concurrency - len(self.in_flight), int(self.config["REPORTING_BATCH_SIZE"]))
-        return service.claim_due(max(limit, 1), self.lease, exclude=list(self.last_try))
+        slots = 1 if self.probing else self.concurrency
+        limit = min(slots - len(self.in_flight), int(self.config["REPORTING_BATCH_SIZE"]))
+        return service.claim_due(max(limit, 1), self.lease, exclude=self._recent_failures())
 
     def _record(self, finished: list[tuple[service.Claimed, Attempt]]) -> None:
         for row, attempt in sorted(finished, key=lambda pair: pair[0].id):
             if attempt.ok:
                 service.mark_sent(row.id)
                 self.report.sent += 1
-            elif attempt.stop and self.stopped:
-                # The receiver is already known to be down: one try counted for the round is enough.
+                if self.probing:
+                    # Back after an outage: the rows that only waited for it go now, in id order,
+                    # not after a backoff that grew with every probe.
+                    self.probing = False
+                    service.wake_waiting(STOP_ERRORS)
+            elif attempt.stop and (self.stopped or time.monotonic() < self.halted_until):
+                # The receiver is already known to be down: one try counted per halt is enough.
                 service.release([row.id])
             else:
                 self._failed(row, attempt)
@@ -249,7 +308,10 @@ class _Run:
         )
         self.report.failed += 1
         self.last_try[row.id] = time.monotonic()
-        self.stopped = self.stopped or attempt.stop
+        if attempt.stop and self.linger:
+            self.halted_until, self.probing = time.monotonic() + HALT_SECONDS, True
+        elif attempt.stop:
+            self.stopped = True
         if status == OutboxStatus.DEAD:
             self.report.dead += 1
             log.warning("report %s (%s) is a dead letter: %s", row.id, row.kind, attempt.error)
@@ -257,9 +319,10 @@ class _Run:
             log.info("report %s (%s) failed: %s", row.id, row.kind, attempt.error)
 
 
-def deliver_due(budget_seconds: float = TICK_BUDGET_SECONDS) -> DeliveryReport:
+def deliver_due(budget_seconds: float | None = None, linger: bool = False) -> DeliveryReport:
     """Send due rows, up to REPORTING_CONCURRENCY at once and each subject's in id order, until none
-    is due, the receiver is unreachable, or the budget is spent (what is in flight then finishes)."""
+    is due (with `linger`: until the budget is spent, sending rows as they fall due), the receiver
+    is unreachable, or the budget is spent; what is in flight then finishes."""
     config = current_app.config
     idle = _idle_reason(config)
     if idle:
@@ -267,4 +330,4 @@ def deliver_due(budget_seconds: float = TICK_BUDGET_SECONDS) -> DeliveryReport:
     # Every transaction here writes: on SQLite they must begin IMMEDIATE, whatever the caller's
     # context last said (a read-only request in the same thread, e.g. in tests).
     set_write_intent(True)
-    return _Run(config, budget_seconds).execute()
+    return _Run(config, TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds, linger).execute()

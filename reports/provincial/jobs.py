@@ -3,7 +3,7 @@
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 
@@ -23,24 +23,27 @@ PRUNE_BUDGET_SECONDS = 120.0
 def deliver_reports() -> str:
     """Send what is due to the provincial platform; idles without REPORTING_URL. Warns while the
     oldest owed report is older than REPORTING_LAG_WARNING_SECONDS."""
-    report = delivery.deliver_due()
+    # The run stays for its whole budget, so a report written now goes out now, not at the next tick.
+    report = delivery.deliver_due(linger=True)
     if report.idle:
         return report.summary()
     lag = service.lag_seconds()
     threshold = float(current_app.config["REPORTING_LAG_WARNING_SECONDS"])
     if lag > threshold:
-        log.warning("provincial reporting is %.0f s behind (over %.0f s): backlog %s", lag, threshold, service.backlog())
+        log.warning(
+            "provincial reporting is %.0f s behind (over %.0f s): backlog %s", lag, threshold, service.backlog()
+        )
     db.session.rollback()
     return f"{report.summary()}, lag {lag:.0f}s"
 
 
-def prune_reports() -> str:
+def prune_reports(now: datetime | None = None) -> str:
     """Delete acknowledged rows older than REPORTING_RETENTION_DAYS, in batches (0 keeps them all)."""
     days = int(current_app.config["REPORTING_RETENTION_DAYS"])
     if days <= 0:
         return "kept: REPORTING_RETENTION_DAYS is 0"
     set_write_intent(True)
-    before = utcnow() - timedelta(days=days)
+    before = (now or utcnow()) - timedelta(days=days)
     pruned = 0
     started = time.monotonic()
     while time.monotonic() - started < PRUNE_BUDGET_SECONDS:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
@@ -187,6 +187,19 @@ def _earlier_unsent() -> Any:
     )
 
 
+def _due(now: datetime, exclude: Sequence[int]) -> list[Any]:
+    """The conditions of a row that may be sent now: owed, not waiting, first unsent of its subject."""
+    conditions = [OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, ~_earlier_unsent()]
+    if exclude:
+        conditions.append(OutboxRow.id.not_in(list(exclude)))
+    return conditions
+
+
+def any_due(now: datetime | None = None, exclude: Sequence[int] = ()) -> bool:
+    """Whether claim_due would find a row now; a read, for a sender waiting for work."""
+    return bool(db.session.scalar(select(exists().where(*_due(now or utcnow(), exclude)))))
+
+
 def claim_due(
     limit: int, lease_seconds: float, now: datetime | None = None, exclude: Sequence[int] = ()
 ) -> list[Claimed]:
@@ -199,14 +212,7 @@ def claim_due(
     senders claiming at once take different rows. The caller commits.
     """
     now = now or utcnow()
-    stmt = (
-        select(OutboxRow)
-        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, ~_earlier_unsent())
-        .order_by(OutboxRow.id)
-        .limit(limit)
-    )
-    if exclude:
-        stmt = stmt.where(OutboxRow.id.not_in(list(exclude)))
+    stmt = select(OutboxRow).where(*_due(now, exclude)).order_by(OutboxRow.id).limit(limit)
     if is_postgresql():
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxRow)
     rows = list(db.session.scalars(stmt))
@@ -257,6 +263,20 @@ def release(row_ids: Sequence[int], now: datetime | None = None) -> None:
             .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.status == OutboxStatus.PENDING)
             .values(next_attempt_at=now or utcnow())
         )
+
+
+def wake_waiting(error_prefixes: Sequence[str], now: datetime | None = None) -> int:
+    """Make pending rows that are backing off because of errors starting with one of the prefixes
+    due at once: the receiver is back, so a wait earned only by its outage would be lag for nothing."""
+    now = now or utcnow()
+    matches = [OutboxRow.last_error.startswith(prefix, autoescape=True) for prefix in error_prefixes]
+    if not matches:
+        return 0
+    return _rowcount(
+        update(OutboxRow)
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at > now, or_(*matches))
+        .values(next_attempt_at=now)
+    )
 
 
 # --- the operator's view ----------------------------------------------------------------------

@@ -183,10 +183,11 @@ class Receiver:
         return wrong
 
 
-def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100) -> int:
+def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100, rate: float = 0.0) -> int:
     """Record `count` real ratings, committing in batches: first ratings on new service events,
-    and for every `follow_up_every`-th event a 追评 too (the same subject, later id). Returns the
-    number of ratings recorded (= outbox rows written)."""
+    and for every `follow_up_every`-th event a 追评 too (the same subject, later id). With `rate`,
+    at that many ratings a second (committing ten times a second), as a province writes them.
+    Returns the number of ratings recorded (= outbox rows written)."""
     import factories as f
 
     from ratings.models import EventKind, ServiceEvent
@@ -195,6 +196,9 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
     dept = f.department()
     item = f.service_item(dept)
     made = events = since_commit = 0
+    started = time.monotonic()
+    if rate:
+        commit_every = max(int(rate / 10), 1)
     while made < count:
         event = ServiceEvent(
             kind=EventKind.COUNTER, department_id=dept.id, service_item_id=item.id, region_code=dept.region_code
@@ -212,5 +216,8 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
         if since_commit >= commit_every:
             db.session.commit()
             since_commit = 0
+            ahead = made / rate - (time.monotonic() - started) if rate else 0.0
+            if ahead > 0:
+                time.sleep(ahead)
     db.session.commit()
     return made

@@ -37,7 +37,7 @@ def _start(url: str, instance: Path, receiver: Receiver, log: Path) -> subproces
         "REPORTING_URL": receiver.url,
         "REPORTING_SECRET": SECRET,
         "REPORTING_INTERVAL_SECONDS": "1",
-        "REPORTING_TIMEOUT_SECONDS": "2",  # a claim's lease: 3 x 2 + 5 = 11 seconds
+        "REPORTING_TIMEOUT_SECONDS": "2",  # a claim's lease: 4 x 2 + 5 = 13 seconds
         "REPORTING_BACKOFF_BASE_SECONDS": "0.1",
         "REPORTING_BACKOFF_CAP_SECONDS": "1",
         "REPORTING_MAX_ATTEMPTS": "1000",

@@ -1,17 +1,18 @@
 """The sender against a real HTTP receiver on 127.0.0.1 that verifies every signature and dedupes
 by idempotency key: headers, failures, backoff, dead letters, outages, and the acceptance run
-(scaled for CI; bench/reporting_soak.py is the full 10,000-rating, one-minute-outage version)."""
+(scaled for CI; bench/reporting_soak.py is the full 10,000-ratings-at-50-a-second version)."""
 
 import json
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from reporting_support import Receiver, record_ratings
 from sqlalchemy import func, select, update
 
-from core.db import db
+from core.db import db, utcnow
 from reports.provincial import delivery, service
 from reports.provincial.models import OutboxRow, OutboxStatus
 
@@ -289,3 +290,35 @@ def test_acceptance_every_rating_reported_once_in_order_through_failures_and_an_
             }
         )
     )
+
+
+def test_a_lingering_run_probes_through_an_outage_and_wakes_what_waited_for_it(database, reporting, receiver):
+    reporting.config["REPORTING_BACKOFF_BASE_SECONDS"] = 3600.0  # a counted try would wait an hour
+    reporting.config["REPORTING_BACKOFF_CAP_SECONDS"] = 3600.0
+    flaky = _row(9)
+    receiver.fail_every = 1
+    assert delivery.deliver_due().failed == 1  # an ordinary failure: its backoff stands
+    receiver.fail_every = 0
+    rows = [_row(n) for n in range(1, 4)]
+    outage = receiver.down_for(1.0)
+    report = delivery.deliver_due(budget_seconds=4.0, linger=True)
+    outage.join()
+    assert report.sent == 3, "sent in the same run once the receiver was back"
+    assert sorted(receiver.accepted, key=int) == [str(r.id) for r in rows]
+    tries = {r.id: db.session.get(OutboxRow, r.id).attempts for r in rows}
+    assert sum(tries.values()) >= 1, "the outage counted tries"
+    db.session.refresh(flaky)
+    assert (flaky.status, flaky.attempts) == (OutboxStatus.PENDING, 1), "a 500 is not the outage's"
+
+
+def test_waking_after_an_outage_touches_only_rows_that_waited_for_it(database):
+    later = utcnow() + timedelta(hours=1)
+    errors = ["unreachable: [Errno 111] Connection refused", "HTTP 503: busy", "HTTP 500: boom", "HTTP 5031: odd"]
+    rows = [_row(n) for n in range(1, 5)]
+    for row, error in zip(rows, errors, strict=True):
+        db.session.execute(
+            update(OutboxRow).where(OutboxRow.id == row.id).values(last_error=error, next_attempt_at=later)
+        )
+    assert service.wake_waiting(delivery.STOP_ERRORS) == 2
+    due = {r.id for r in service.claim_due(10, 30)}
+    assert due == {rows[0].id, rows[1].id}
