@@ -173,6 +173,7 @@ def lead(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
             "interval",
             seconds=job.seconds,
             id=job.name,
+            name=job.name,  # APScheduler's own log lines then say which job
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,

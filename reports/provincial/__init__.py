@@ -17,6 +17,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     listeners.connect()
     register_job(jobs.JOB_NAME, int(app.config["REPORTING_INTERVAL_SECONDS"]))(jobs.deliver_reports)
+    jobs.quiet_overlaps()
     register_job(jobs.RETENTION_JOB_NAME, jobs.RETENTION_INTERVAL_SECONDS)(jobs.prune_reports)
     app.register_blueprint(pages.bp)
     api.register_blueprint(views.blp)

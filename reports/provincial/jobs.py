@@ -20,6 +20,22 @@ PRUNE_BATCH_SIZE = 1000
 PRUNE_BUDGET_SECONDS = 120.0
 
 
+class QuietOverlaps(logging.Filter):
+    """The delivery run stays for its whole budget, so it overlaps its own next few ticks by design
+    and APScheduler skips them; its warning for every skipped tick would only be noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (f'"{JOB_NAME} (' in message and "maximum number of running instances" in message)
+
+
+def quiet_overlaps() -> None:
+    """Install the filter once on APScheduler's logger."""
+    logger = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(existing, QuietOverlaps) for existing in logger.filters):
+        logger.addFilter(QuietOverlaps())
+
+
 def deliver_reports() -> str:
     """Send what is due to the provincial platform; idles without REPORTING_URL. Warns while the
     oldest owed report is older than REPORTING_LAG_WARNING_SECONDS."""

@@ -171,3 +171,13 @@ def test_the_page_shows_the_lag_and_flags_it_past_the_threshold(client, app, mon
     assert "Delivery lag" in html
     assert ("over the warning threshold" in html) is flagged
     assert "Acknowledgement log" in html and f"{pruned.id}–{pruned.id}" in html
+
+
+def test_skipped_ticks_of_the_lingering_delivery_run_are_not_warned_about(app):
+    def record(job: str) -> logging.LogRecord:
+        message = f'Execution of job "{job} (trigger: interval[0:00:05])" skipped: maximum number of running instances reached (1)'
+        return logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1, message, None, None)
+
+    logger = logging.getLogger("apscheduler.scheduler")
+    assert not logger.filter(record(jobs.JOB_NAME))
+    assert logger.filter(record("callbacks.remind_due")), "other jobs' overruns are still warned about"
