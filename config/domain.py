@@ -137,9 +137,9 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     # 实时上报: real-time reporting to the provincial 好差评 platform (reports/provincial).
     # A row is dead (a dead letter, retried only by hand) after this many failed tries; the wait
     # before try n+1 is random in [0, min(cap, base * 2^(n-1))] seconds ("full jitter").
-    # With these defaults a row that keeps failing gives up after about ten hours.
+    # With these defaults a row that keeps failing gives up after about nine hours.
     "REPORTING_MAX_ATTEMPTS": 30,
-    "REPORTING_BACKOFF_BASE_SECONDS": 2.0,
+    "REPORTING_BACKOFF_BASE_SECONDS": 0.5,
     "REPORTING_BACKOFF_CAP_SECONDS": 3600.0,
     # Rows claimed per round trip to the database, and how often the delivery job runs.
     "REPORTING_BATCH_SIZE": 50,

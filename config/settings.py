@@ -125,9 +125,17 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "REPORTING_URL": os.environ.get("REPORTING_URL", "").strip(),
         "REPORTING_SECRET": os.environ.get("REPORTING_SECRET", ""),
         "REPORTING_TIMEOUT_SECONDS": float(os.environ.get("REPORTING_TIMEOUT_SECONDS", "10")),
+        # Requests in flight at once (each to a different service event), over a kept connection pool.
+        "REPORTING_CONCURRENCY": int(os.environ.get("REPORTING_CONCURRENCY", "32")),
+        # Acknowledged rows older than this are pruned (counted in the acknowledgement log first).
+        "REPORTING_RETENTION_DAYS": int(os.environ.get("REPORTING_RETENTION_DAYS", "30")),
+        # The delivery job logs a warning while the oldest owed report is older than this.
+        "REPORTING_LAG_WARNING_SECONDS": float(os.environ.get("REPORTING_LAG_WARNING_SECONDS", "300")),
         "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
         "SCHEDULER_HEARTBEAT_SECONDS": int(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "30")),
         "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),
+        # job_runs rows older than this are pruned (never one whose tick is still current).
+        "SCHEDULER_RUNS_RETENTION_DAYS": int(os.environ.get("SCHEDULER_RUNS_RETENTION_DAYS", "3")),
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import click
@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from filelock import FileLock, Timeout
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.db import db, utcnow
@@ -32,6 +32,8 @@ log = logging.getLogger("haocha.scheduler")
 
 ADVISORY_LOCK_KEY = 0x4841_4F43  # "HAOC"
 LEADER_POLL_SECONDS = 5.0
+JOB_RUNS_PRUNE_SECONDS = 3600
+JOB_RUNS_PRUNE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ def lead(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
             "interval",
             seconds=job.seconds,
             id=job.name,
+            name=job.name,  # APScheduler's own log lines then say which job
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
@@ -203,11 +206,49 @@ def heartbeat() -> str:
     return node_name()
 
 
+def _prune_older(job: str | None, cutoff: datetime, batch: int) -> int:
+    """Delete up to `batch` ticks scheduled before `cutoff` (of one job, or of jobs no longer registered)."""
+    stmt = select(JobRun.id).where(JobRun.scheduled_for < cutoff)
+    if job is None:
+        stmt = stmt.where(JobRun.job.not_in([j.name for j in JOBS]))
+    else:
+        stmt = stmt.where(JobRun.job == job)
+    ids = list(db.session.scalars(stmt.order_by(JobRun.id).limit(batch)))
+    if ids:
+        db.session.execute(delete(JobRun).where(JobRun.id.in_(ids)))
+    db.session.commit()
+    return len(ids)
+
+
+def prune_job_runs(keep_days: float, now: datetime | None = None, batch: int = JOB_RUNS_PRUNE_BATCH) -> int:
+    """Delete ticks older than `keep_days`, in batches, committing each. A tick is kept for at least
+    two of its job's intervals, so the row that stops a second run of the current tick is never
+    deleted (a new leader runs every job's current tick at once unless job_runs already has it)."""
+    now = now or utcnow()
+    deleted = 0
+    targets: list[tuple[str | None, datetime]] = [
+        (job.name, now - max(timedelta(days=keep_days), timedelta(seconds=2 * job.seconds))) for job in JOBS
+    ]
+    targets.append((None, now - timedelta(days=keep_days)))
+    for job_name, cutoff in targets:
+        while (count := _prune_older(job_name, cutoff, batch)) > 0:
+            deleted += count
+            if count < batch:
+                break
+    return deleted
+
+
+def prune_runs() -> str:
+    """The retention job: job_runs keeps SCHEDULER_RUNS_RETENTION_DAYS of ticks, not every tick forever."""
+    return f"pruned {prune_job_runs(float(current_app.config['SCHEDULER_RUNS_RETENTION_DAYS']))}"
+
+
 def register_core_jobs(app: Flask) -> None:
     from core import messages
 
     register_job("core.heartbeat", int(app.config["SCHEDULER_HEARTBEAT_SECONDS"]))(heartbeat)
     register_job("core.citizen-messages", int(app.config["CITIZEN_MESSAGE_SWEEP_SECONDS"]))(messages.deliver_due)
+    register_job("core.job-runs-retention", JOB_RUNS_PRUNE_SECONDS)(prune_runs)
 
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")

@@ -17,10 +17,16 @@ def init_app(app: Flask, api: Api) -> None:
 
     listeners.connect()
     register_job(jobs.JOB_NAME, int(app.config["REPORTING_INTERVAL_SECONDS"]))(jobs.deliver_reports)
+    jobs.quiet_overlaps()
+    register_job(jobs.RETENTION_JOB_NAME, jobs.RETENTION_INTERVAL_SECONDS)(jobs.prune_reports)
     app.register_blueprint(pages.bp)
     api.register_blueprint(views.blp)
     app.cli.add_command(cli.reporting_cli)
     add_nav_link("reporting_pages.status_page", _l("Provincial reporting"), Role.ADMIN.value, Role.MANAGER.value)
     add_health_figure("reporting_backlog", service.backlog)
+    add_health_figure("reporting_lag_seconds", service.lag_seconds)
     register_gauge("outbox_backlog", "Reports owed to the provincial platform (pending outbox rows).", service.backlog)
+    register_gauge(
+        "outbox_lag_seconds", "Age of the oldest report owed to the provincial platform (0: none).", service.lag_seconds
+    )
     register_gauge("outbox_dead_letters", "Reports that gave up after the last try (dead letters).", service.dead_count)

@@ -33,6 +33,7 @@ def status(show: int) -> None:
     click.echo(f"receiver\t{delivery.receiver_label() or 'not configured (the outbox fills; nothing is sent)'}")
     click.echo(f"backlog\t{figures.backlog}")
     click.echo(f"oldest pending\t{_when(figures.oldest_pending_at)}{f' ({_age(age)} ago)' if age is not None else ''}")
+    click.echo(f"lag\t{_age(age or 0.0)}")
     click.echo(f"dead letters\t{figures.dead}")
     click.echo(f"blocked by dead letters\t{figures.blocked}")
     click.echo(f"sent\t{figures.sent}")

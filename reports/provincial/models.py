@@ -2,10 +2,10 @@
 transaction as the change it reports, and delivered later by the scheduler."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, Enum, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -53,3 +53,21 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AckDay(Base):
+    """The acknowledgement log that outlives pruned rows: per Beijing-time day of acknowledgement
+    and kind, how many reports the receiver acknowledged and their id range (the idempotency keys).
+    A few rows a day, so "did we report it, and when" stays answerable after REPORTING_RETENTION_DAYS."""
+
+    __tablename__ = "reporting_ack_days"
+    __table_args__ = (UniqueConstraint("local_day", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))
+    acknowledged: Mapped[int] = mapped_column(Integer, default=0)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    first_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

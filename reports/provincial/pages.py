@@ -1,6 +1,6 @@
 """The admin page: the outbox's figures, its dead letters and the retry buttons."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -16,6 +16,7 @@ bp = Blueprint("reporting_pages", __name__, template_folder="templates")
 VIEWERS = (Role.ADMIN, Role.MANAGER)
 DEAD_LETTERS_SHOWN = 50
 PENDING_SHOWN = 20
+ACK_DAYS_SHOWN = 30
 
 KIND_LABELS = {
     ReportKind.RATING.value: _l("Rating"),
@@ -31,10 +32,16 @@ KIND_LABELS = {
 def status_page() -> str:
     figures = service.status()
     age = figures.oldest_pending_age_seconds(utcnow())
+    threshold = float(current_app.config["REPORTING_LAG_WARNING_SECONDS"])
     return render_template(
         "reporting/status.html",
         figures=figures,
         age_minutes=None if age is None else int(age // 60),
+        lag_seconds=int(age or 0),
+        lag_threshold=int(threshold),
+        lagging=(age or 0) > threshold,
+        concurrency=int(current_app.config["REPORTING_CONCURRENCY"]),
+        acknowledgements=service.acknowledgement_log(ACK_DAYS_SHOWN),
         dead=service.dead_letters(DEAD_LETTERS_SHOWN),
         pending=service.oldest_pending(PENDING_SHOWN),
         receiver=delivery.receiver_label(),

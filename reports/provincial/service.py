@@ -9,18 +9,19 @@ callback, its rectification, its appeal and its 追评 reach the province in the
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
+from core.calendar import local_date
 from core.db import db, is_postgresql, utcnow
 from core.models import Department, ServiceItem
 from core.privacy import scrub_text
 from reports.provincial import mapping
-from reports.provincial.models import OutboxRow, OutboxStatus, ReportKind
+from reports.provincial.models import AckDay, OutboxRow, OutboxStatus, ReportKind
 
 ERROR_MAX_LENGTH = 500
 MAX_BACKOFF_EXPONENT = 60  # 2**60 seconds is far past any cap; keeps the float finite
@@ -186,8 +187,24 @@ def _earlier_unsent() -> Any:
     )
 
 
-def claim_due(limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
-    """Take up to `limit` due rows, each the oldest unsent row of its subject, for one try.
+def _due(now: datetime, exclude: Sequence[int]) -> list[Any]:
+    """The conditions of a row that may be sent now: owed, not waiting, first unsent of its subject."""
+    conditions = [OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, ~_earlier_unsent()]
+    if exclude:
+        conditions.append(OutboxRow.id.not_in(list(exclude)))
+    return conditions
+
+
+def any_due(now: datetime | None = None, exclude: Sequence[int] = ()) -> bool:
+    """Whether claim_due would find a row now; a read, for a sender waiting for work."""
+    return bool(db.session.scalar(select(exists().where(*_due(now or utcnow(), exclude)))))
+
+
+def claim_due(
+    limit: int, lease_seconds: float, now: datetime | None = None, exclude: Sequence[int] = ()
+) -> list[Claimed]:
+    """Take up to `limit` due rows, each the oldest unsent row of its subject, for one try; rows in
+    `exclude` (just tried by this sender) are left alone.
 
     The claim is a lease: next_attempt_at moves `lease_seconds` ahead, so no other sender takes
     the row meanwhile; if this process dies, the row falls due again when the lease ends and is
@@ -195,12 +212,7 @@ def claim_due(limit: int, lease_seconds: float, now: datetime | None = None) -> 
     senders claiming at once take different rows. The caller commits.
     """
     now = now or utcnow()
-    stmt = (
-        select(OutboxRow)
-        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, ~_earlier_unsent())
-        .order_by(OutboxRow.id)
-        .limit(limit)
-    )
+    stmt = select(OutboxRow).where(*_due(now, exclude)).order_by(OutboxRow.id).limit(limit)
     if is_postgresql():
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxRow)
     rows = list(db.session.scalars(stmt))
@@ -253,6 +265,20 @@ def release(row_ids: Sequence[int], now: datetime | None = None) -> None:
         )
 
 
+def wake_waiting(error_prefixes: Sequence[str], now: datetime | None = None) -> int:
+    """Make pending rows that are backing off because of errors starting with one of the prefixes
+    due at once: the receiver is back, so a wait earned only by its outage would be lag for nothing."""
+    now = now or utcnow()
+    matches = [OutboxRow.last_error.startswith(prefix, autoescape=True) for prefix in error_prefixes]
+    if not matches:
+        return 0
+    return _rowcount(
+        update(OutboxRow)
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at > now, or_(*matches))
+        .values(next_attempt_at=now)
+    )
+
+
 # --- the operator's view ----------------------------------------------------------------------
 
 
@@ -276,6 +302,19 @@ class ReportingStatus:
 def backlog() -> int:
     """Rows owed to the province (pending); a health figure and the `outbox_backlog` gauge."""
     return int(db.session.scalar(select(func.count()).where(OutboxRow.status == OutboxStatus.PENDING)) or 0)
+
+
+def oldest_pending_at() -> datetime | None:
+    return db.session.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.status == OutboxStatus.PENDING))
+
+
+def lag_seconds(now: datetime | None = None) -> float:
+    """The delivery lag: how long the oldest report still owed has waited (0 when nothing is owed).
+    Dead letters are not in it: they wait for a human and have their own count."""
+    oldest = oldest_pending_at()
+    if oldest is None:
+        return 0.0
+    return round(max(((now or utcnow()) - oldest).total_seconds(), 0.0), 1)
 
 
 def dead_count() -> int:
@@ -346,3 +385,60 @@ def retry(ids: Sequence[int] | None = None, waiting: bool = False, now: datetime
 def _rowcount(statement: Any) -> int:
     result = cast(CursorResult[Any], db.session.execute(statement))
     return int(result.rowcount or 0)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_sent(before: datetime, batch_size: int) -> int:
+    """Delete up to `batch_size` rows acknowledged before `before`, oldest first, folding them into
+    the acknowledgement log (AckDay) in the same transaction. Returns how many were deleted.
+
+    The newest row is never deleted, whatever its age: SQLite gives a new row max(id) + 1, so
+    deleting the newest row would hand its id, the receiver's idempotency key, to the next report,
+    which the receiver would then drop as a repeat."""
+    newest = db.session.scalar(select(func.max(OutboxRow.id)))
+    if newest is None:
+        return 0
+    rows = db.session.execute(
+        select(OutboxRow.id, OutboxRow.kind, OutboxRow.sent_at)
+        .where(OutboxRow.status == OutboxStatus.SENT, OutboxRow.sent_at < before, OutboxRow.id < newest)
+        .order_by(OutboxRow.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return 0
+    _log_acknowledgements([(int(i), str(k), cast(datetime, at)) for i, k, at in rows])
+    db.session.execute(delete(OutboxRow).where(OutboxRow.id.in_([r[0] for r in rows])))
+    db.session.flush()
+    return len(rows)
+
+
+def _log_acknowledgements(rows: list[tuple[int, str, datetime]]) -> None:
+    groups: dict[tuple[date, str], list[tuple[int, datetime]]] = {}
+    for row_id, kind, sent_at in rows:
+        groups.setdefault((local_date(sent_at), kind), []).append((row_id, sent_at))
+    for (day, kind), members in groups.items():
+        ids = [m[0] for m in members]
+        times = [m[1] for m in members]
+        entry = db.session.scalar(select(AckDay).where(AckDay.local_day == day, AckDay.kind == kind))
+        if entry is None:
+            entry = AckDay(
+                local_day=day,
+                kind=kind,
+                acknowledged=0,
+                first_id=min(ids),
+                last_id=max(ids),
+                first_sent_at=min(times),
+                last_sent_at=max(times),
+            )
+            db.session.add(entry)
+        entry.acknowledged += len(members)
+        entry.first_id, entry.last_id = min(entry.first_id, *ids), max(entry.last_id, *ids)
+        entry.first_sent_at, entry.last_sent_at = min(entry.first_sent_at, *times), max(entry.last_sent_at, *times)
+
+
+def acknowledgement_log(limit: int = 60) -> list[AckDay]:
+    """The acknowledgement log of pruned reports, newest day first."""
+    stmt = select(AckDay).order_by(AckDay.local_day.desc(), AckDay.kind).limit(limit)
+    return list(db.session.scalars(stmt))

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -20,6 +21,8 @@ class ReportingStatusOut(Schema):
     backlog = fields.Int(metadata={"description": "Reports owed to the province (pending)."})
     oldest_pending_at = fields.DateTime(allow_none=True)
     oldest_pending_age_seconds = fields.Float(allow_none=True)
+    lag_seconds = fields.Float(metadata={"description": "The delivery lag: the oldest pending report's age (0: none)."})
+    lagging = fields.Bool(metadata={"description": "The lag is over REPORTING_LAG_WARNING_SECONDS."})
     dead = fields.Int(metadata={"description": "Dead letters: gave up after REPORTING_MAX_ATTEMPTS tries."})
     blocked = fields.Int(metadata={"description": "Pending reports held back by an earlier dead letter."})
     sent = fields.Int()
@@ -45,11 +48,14 @@ class Status(MethodView):
     def get(self) -> Any:
         """The outbox: backlog, oldest pending report, dead letters."""
         figures = service.status()
+        age = figures.oldest_pending_age_seconds(utcnow())
         return {
             "receiver": delivery.receiver_label(),
             "backlog": figures.backlog,
             "oldest_pending_at": figures.oldest_pending_at,
-            "oldest_pending_age_seconds": figures.oldest_pending_age_seconds(utcnow()),
+            "oldest_pending_age_seconds": age,
+            "lag_seconds": round(age or 0.0, 1),
+            "lagging": (age or 0.0) > float(current_app.config["REPORTING_LAG_WARNING_SECONDS"]),
             "dead": figures.dead,
             "blocked": figures.blocked,
             "sent": figures.sent,

@@ -1,9 +1,11 @@
 """Support for the reporting tests and bench/reporting_soak.py: a stand-in for the provincial
 platform on 127.0.0.1 that verifies the signature of every request, dedupes by idempotency key,
-and can fail every n-th request, go down (connection refused) and come back on the same port;
+keeps connections alive (HTTP/1.1), and can fail every n-th request, answer a share of requests
+late, go down (connection refused; kept connections are dropped) and come back on the same port;
 and a maker of real ratings (through ratings.service, so the outbox fills by the signal)."""
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -15,11 +17,29 @@ from reports.provincial.delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TI
 
 
 class Receiver:
-    def __init__(self, secret: str, fail_every: int = 0, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        secret: str,
+        fail_every: int = 0,
+        delay: float = 0.0,
+        slow_share: float = 0.0,
+        slow_seconds: tuple[float, float] = (0.2, 2.0),
+        seed: int = 20,
+    ) -> None:
         self.secret = secret
         self.fail_every = fail_every  # answer 500 to every n-th request (0: never)
         self.delay = delay  # seconds to wait before answering
+        self.slow_share = slow_share  # this share of requests waits a random time in slow_seconds first
+        self.slow_seconds = slow_seconds
+        self.random = random.Random(seed)
         self.lock = threading.Lock()
+        self.connections = 0  # TCP connections accepted (kept alive between requests)
+        self.slowed = 0
+        self.accepted_at: dict[str, float] = {}  # key -> time.time() of first acceptance
+        self.slow_keys: dict[str, float] = {}  # key -> seconds to wait before answering that key
+        self.in_flight: dict[str, int] = {}  # projectNo -> requests being handled now
+        self.most_in_flight = 0  # the most requests handled at once
+        self.same_subject_overlaps = 0  # times a subject had two requests in flight at once
         self.requests = 0  # every request received while up
         self.failed_on_purpose = 0
         self.rejected = 0  # bad signature, or headers that do not match the signed body
@@ -41,6 +61,13 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real platform's server
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
+
             def do_POST(self) -> None:
                 receiver._handle(self)
 
@@ -84,6 +111,10 @@ class Receiver:
             pass  # the sender is gone (killed mid-request): it never hears the answer
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if getattr(handler, "server", None) is not self._server:
+            # Down (or restarted since this connection was opened): drop it without an answer.
+            handler.close_connection = True
+            return
         raw = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
         key = handler.headers.get(IDEMPOTENCY_HEADER, "")
         signature = handler.headers.get(SIGNATURE_HEADER, "")
@@ -92,13 +123,31 @@ class Receiver:
             self.requests += 1
             number = self.requests
             self.headers.append(dict(handler.headers.items()))
-        if self.delay:
-            time.sleep(self.delay)
+            slow = self.slow_share > 0 and self.random.random() < self.slow_share
+            pause = self.random.uniform(*self.slow_seconds) if slow else 0.0
+            self.slowed += int(slow)
         body: dict[str, Any] = {}
         valid = verify(self.secret, raw, signature)
         if valid:
             body = json.loads(raw)
             valid = body.get("reportId") == key and str(body.get("sentAt")) == stamp
+        project = str(body.get("projectNo", ""))
+        with self.lock:
+            self.same_subject_overlaps += int(self.in_flight.get(project, 0) > 0)
+            self.in_flight[project] = self.in_flight.get(project, 0) + 1
+            self.most_in_flight = max(self.most_in_flight, sum(self.in_flight.values()))
+        try:
+            wait = self.delay + pause + self.slow_keys.get(key, 0.0)
+            if wait:
+                time.sleep(wait)
+            self._decide(handler, number, key, body, valid)
+        finally:
+            with self.lock:
+                self.in_flight[project] -= 1
+
+    def _decide(
+        self, handler: BaseHTTPRequestHandler, number: int, key: str, body: dict[str, Any], valid: bool
+    ) -> None:
         if not valid:
             with self.lock:
                 self.rejected += 1
@@ -115,6 +164,7 @@ class Receiver:
                 duplicate = True
             else:
                 self.accepted[key] = body
+                self.accepted_at[key] = time.time()
                 self.order.append(key)
                 duplicate = False
         if not duplicate and self.on_accept is not None:
@@ -133,10 +183,11 @@ class Receiver:
         return wrong
 
 
-def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100) -> int:
+def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100, rate: float = 0.0) -> int:
     """Record `count` real ratings, committing in batches: first ratings on new service events,
-    and for every `follow_up_every`-th event a 追评 too (the same subject, later id). Returns the
-    number of ratings recorded (= outbox rows written)."""
+    and for every `follow_up_every`-th event a 追评 too (the same subject, later id). With `rate`,
+    at that many ratings a second (committing ten times a second), as a province writes them.
+    Returns the number of ratings recorded (= outbox rows written)."""
     import factories as f
 
     from ratings.models import EventKind, ServiceEvent
@@ -145,6 +196,9 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
     dept = f.department()
     item = f.service_item(dept)
     made = events = since_commit = 0
+    started = time.monotonic()
+    if rate:
+        commit_every = max(int(rate / 10), 1)
     while made < count:
         event = ServiceEvent(
             kind=EventKind.COUNTER, department_id=dept.id, service_item_id=item.id, region_code=dept.region_code
@@ -162,5 +216,8 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
         if since_commit >= commit_every:
             db.session.commit()
             since_commit = 0
+            ahead = made / rate - (time.monotonic() - started) if rate else 0.0
+            if ahead > 0:
+                time.sleep(ahead)
     db.session.commit()
     return made

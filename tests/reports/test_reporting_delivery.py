@@ -1,17 +1,18 @@
 """The sender against a real HTTP receiver on 127.0.0.1 that verifies every signature and dedupes
 by idempotency key: headers, failures, backoff, dead letters, outages, and the acceptance run
-(scaled for CI; bench/reporting_soak.py is the full 10,000-rating, one-minute-outage version)."""
+(scaled for CI; bench/reporting_soak.py is the full 10,000-ratings-at-50-a-second version)."""
 
 import json
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from reporting_support import Receiver, record_ratings
 from sqlalchemy import func, select, update
 
-from core.db import db
+from core.db import db, utcnow
 from reports.provincial import delivery, service
 from reports.provincial.models import OutboxRow, OutboxStatus
 
@@ -63,8 +64,10 @@ def test_rows_are_signed_keyed_and_sent_once(database, reporting, receiver):
     rows = [_row(1, satisfaction=5, writingEvaluation="好"), _row(2), _row(1)]
     report = delivery.deliver_due()
     assert (report.sent, report.failed) == (3, 0)
-    assert receiver.order == [str(r.id) for r in rows] and receiver.rejected == 0
-    first = receiver.headers[0]
+    # Subjects go out side by side; within subject P1 the first row is acknowledged before the third.
+    assert sorted(receiver.order, key=int) == [str(r.id) for r in rows] and receiver.rejected == 0
+    assert receiver.order.index(str(rows[0].id)) < receiver.order.index(str(rows[2].id))
+    [first] = [h for h in receiver.headers if h["Idempotency-Key"] == str(rows[0].id)]
     assert first["Idempotency-Key"] == str(rows[0].id)
     assert first["X-Haocha-Signature"].startswith("sha256=")
     assert abs(int(first["X-Haocha-Timestamp"]) - time.time()) < 60
@@ -127,8 +130,9 @@ def test_an_unreachable_receiver_stops_the_round_and_counts_one_try(database, re
     attempts = [db.session.get(OutboxRow, r.id) for r in rows]
     for row in attempts:
         db.session.refresh(row)
-    assert [r.attempts for r in attempts] == [1, 0, 0, 0, 0]
-    assert "unreachable" in attempts[0].last_error
+    # All five went out at once and were refused; one try is counted, the others are given back.
+    assert sorted(r.attempts for r in attempts) == [0, 0, 0, 0, 1]
+    assert "unreachable" in max(attempts, key=lambda r: r.attempts).last_error
     receiver.start()
     reporting.config["REPORTING_MAX_ATTEMPTS"] = 5
     deadline = time.monotonic() + 10
@@ -163,14 +167,56 @@ def test_a_redirect_is_a_failure_not_followed(database, reporting):
         server.server_close()
 
 
-def test_a_batch_releases_rows_it_has_no_time_left_to_send(database, reporting, receiver, monkeypatch):
+def test_a_run_past_its_budget_claims_nothing_more_and_finishes_what_is_in_flight(database, reporting, receiver):
+    reporting.config["REPORTING_CONCURRENCY"] = 1
     rows = [_row(n) for n in range(1, 4)]
-    monkeypatch.setattr(delivery, "lease_seconds", lambda timeout: timeout + 5.5)  # room for one request
     receiver.delay = 0.6
     report = delivery.deliver_due(budget_seconds=0.1)
-    assert report.sent == 1
+    assert report.sent == 1 and len(receiver.accepted) == 1
     assert [db.session.get(OutboxRow, r.id).attempts for r in rows] == [0, 0, 0]
-    assert service.claim_due(10, 30)  # the other two were given back, due now
+    assert len(service.claim_due(10, 30)) == 2  # the other two were never claimed: due now
+
+
+def test_requests_overlap_across_subjects_up_to_the_concurrency_and_never_within_one(database, reporting, receiver):
+    reporting.config["REPORTING_CONCURRENCY"] = 3
+    rows = [_row(subject) for _ in range(3) for subject in range(1, 5)]  # four subjects, three rows each
+    receiver.delay = 0.2
+    assert delivery.deliver_due().sent == 12
+    assert receiver.most_in_flight == 3
+    assert receiver.same_subject_overlaps == 0
+    assert receiver.out_of_order() == []
+    assert sorted(receiver.accepted, key=int) == [str(r.id) for r in rows]
+
+
+def test_connections_are_kept_and_reused(database, reporting, receiver):
+    reporting.config["REPORTING_CONCURRENCY"] = 2
+    for n in range(20):
+        _row(n % 4)
+    assert delivery.deliver_due().sent == 20
+    assert delivery.deliver_due().sent == 0
+    _row(9)
+    assert delivery.deliver_due().sent == 1  # a later run uses the same pool
+    assert receiver.requests == 21
+    assert 1 <= receiver.connections <= 2
+
+
+def test_a_timeout_fails_that_report_only_and_the_run_goes_on(database, reporting, receiver):
+    reporting.config["REPORTING_TIMEOUT_SECONDS"] = 0.3
+    reporting.config["REPORTING_CONCURRENCY"] = 2
+    slow, *others = [_row(n) for n in range(1, 7)]
+    later = _row(1)  # behind the slow one in its subject
+    receiver.slow_keys[str(slow.id)] = 1.5
+    report = delivery.deliver_due()
+    assert (report.sent, report.failed) == (5, 1)
+    db.session.refresh(slow)
+    assert (slow.status, slow.attempts) == (OutboxStatus.PENDING, 1)
+    assert slow.last_error.startswith("timeout")
+    assert {str(r.id) for r in others} <= set(receiver.accepted)
+    assert str(later.id) not in receiver.accepted  # never ahead of the report it follows
+    del receiver.slow_keys[str(slow.id)]
+    db.session.execute(update(OutboxRow).where(OutboxRow.id == slow.id).values(next_attempt_at=slow.created_at))
+    assert delivery.deliver_due().sent == 2
+    assert receiver.out_of_order() == []
 
 
 @pytest.mark.slow
@@ -244,3 +290,35 @@ def test_acceptance_every_rating_reported_once_in_order_through_failures_and_an_
             }
         )
     )
+
+
+def test_a_lingering_run_probes_through_an_outage_and_wakes_what_waited_for_it(database, reporting, receiver):
+    reporting.config["REPORTING_BACKOFF_BASE_SECONDS"] = 3600.0  # a counted try would wait an hour
+    reporting.config["REPORTING_BACKOFF_CAP_SECONDS"] = 3600.0
+    flaky = _row(9)
+    receiver.fail_every = 1
+    assert delivery.deliver_due().failed == 1  # an ordinary failure: its backoff stands
+    receiver.fail_every = 0
+    rows = [_row(n) for n in range(1, 4)]
+    outage = receiver.down_for(1.0)
+    report = delivery.deliver_due(budget_seconds=4.0, linger=True)
+    outage.join()
+    assert report.sent == 3, "sent in the same run once the receiver was back"
+    assert sorted(receiver.accepted, key=int) == [str(r.id) for r in rows]
+    tries = {r.id: db.session.get(OutboxRow, r.id).attempts for r in rows}
+    assert sum(tries.values()) >= 1, "the outage counted tries"
+    db.session.refresh(flaky)
+    assert (flaky.status, flaky.attempts) == (OutboxStatus.PENDING, 1), "a 500 is not the outage's"
+
+
+def test_waking_after_an_outage_touches_only_rows_that_waited_for_it(database):
+    later = utcnow() + timedelta(hours=1)
+    errors = ["unreachable: [Errno 111] Connection refused", "HTTP 503: busy", "HTTP 500: boom", "HTTP 5031: odd"]
+    rows = [_row(n) for n in range(1, 5)]
+    for row, error in zip(rows, errors, strict=True):
+        db.session.execute(
+            update(OutboxRow).where(OutboxRow.id == row.id).values(last_error=error, next_attempt_at=later)
+        )
+    assert service.wake_waiting(delivery.STOP_ERRORS) == 2
+    due = {r.id for r in service.claim_due(10, 30)}
+    assert due == {rows[0].id, rows[1].id}
