@@ -301,7 +301,7 @@ def test_a_lingering_run_probes_through_an_outage_and_wakes_what_waited_for_it(d
     receiver.fail_every = 0
     rows = [_row(n) for n in range(1, 4)]
     outage = receiver.down_for(1.0)
-    report = delivery.deliver_due(budget_seconds=4.0, linger=True)
+    report = delivery.deliver_due(budget_seconds=8.0, linger=True)
     outage.join()
     assert report.sent == 3, "sent in the same run once the receiver was back"
     assert sorted(receiver.accepted, key=int) == [str(r.id) for r in rows]
