@@ -44,8 +44,11 @@ run: install
 	  trap 'kill $$SCHED 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
+# `make test` skips the soak, crash and multi-process tests (marked slow; .ci/run runs them):
+# `make test TEST_MARKS=slow` runs just those, `make test TEST_MARKS=` everything.
+TEST_MARKS ?= not slow
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -60,6 +60,7 @@ def _wait_for(predicate, timeout: float) -> float:
     raise AssertionError(f"not within {timeout}s")
 
 
+@pytest.mark.slow
 def test_one_leader_and_takeover_after_kill(fresh_app, tmp_path):
     url = fresh_app.config["SQLALCHEMY_DATABASE_URI"]
     instance = tmp_path / "instance"  # shared: on SQLite the leader lock is a file here

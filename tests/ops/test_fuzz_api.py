@@ -83,6 +83,7 @@ def _fuzz(operation: Any, headers: dict[str, str], checks: list[Any]) -> str | N
     return None
 
 
+@pytest.mark.slow
 def test_the_staff_api_as_a_manager(operations, fuzz_app):
     """Every staff operation, with a manager's bearer token (403 where a manager may not act)."""
     headers = {"Authorization": f"Bearer {fuzz_app[1]}"}

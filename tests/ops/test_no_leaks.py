@@ -99,6 +99,7 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
     return [what for what, value in secrets.items() if value in text]
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     derandomize=True,

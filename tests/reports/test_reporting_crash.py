@@ -71,6 +71,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_delivery_loses_and_duplicates_nothing(fresh_app, tmp_path):
     with fresh_app.app_context():
         assert record_ratings(TOTAL) == TOTAL

@@ -292,6 +292,7 @@ def test_acceptance_every_rating_reported_once_in_order_through_failures_and_an_
     )
 
 
+@pytest.mark.slow
 def test_a_lingering_run_probes_through_an_outage_and_wakes_what_waited_for_it(database, reporting, receiver):
     reporting.config["REPORTING_BACKOFF_BASE_SECONDS"] = 3600.0  # a counted try would wait an hour
     reporting.config["REPORTING_BACKOFF_CAP_SECONDS"] = 3600.0
