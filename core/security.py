@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, redirect, request, url_for
 
+from config.settings import SettingsError
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -70,7 +72,7 @@ def production_hosts(app: Flask) -> list[str]:
     """The hosts a production request may name: PUBLIC_BASE_URL's, and TRUSTED_HOSTS's."""
     base = str(app.config.get("PUBLIC_BASE_URL") or "")
     if not base or not urlsplit(base).hostname:
-        raise RuntimeError("PUBLIC_BASE_URL (https://host) must be set when HAOCHA_ENV=production")
+        raise SettingsError("PUBLIC_BASE_URL (https://host) must be set when HAOCHA_ENV=production")
     extra = [h for h in app.config.get("TRUSTED_HOSTS") or [] if h]
     return [str(urlsplit(base).hostname), *extra]
 
