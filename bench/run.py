@@ -6,6 +6,13 @@ it to bench/RESULTS.md (bench/results/latest.md too).
     .venv/bin/python bench/run.py --quick         # 10,000 ratings, 3 s runs
     .venv/bin/python bench/run.py --db sqlite     # one database
     .venv/bin/python bench/run.py --profile       # also profile the slowest endpoint (pyinstrument)
+    .venv/bin/python bench/run.py --no-lock-waits # skip the PostgreSQL lock-wait phase
+
+The product runs with its scheduler (`flask scheduler run`) beside gunicorn, as in production: the
+`stats.fold` job folds the ratings written during the runs into the rollups. On PostgreSQL a last
+phase runs 16 concurrent rating writers (gunicorn, 16 workers) for 20 s while sampling
+`pg_stat_activity` every 50 ms, and prints the share of active backends waiting on a lock
+(`wait_event_type = 'Lock'`; the acceptance is under 5 %).
 """
 
 import argparse
@@ -18,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -109,6 +117,85 @@ class DbResult:
     ratings: int
     runs: dict[str, Run] = field(default_factory=dict)
     rss_kib: dict[str, list[int]] = field(default_factory=dict)
+    lock_share: float | None = None  # PostgreSQL: share of sampled active backends waiting on a lock
+    lock_samples: int = 0
+
+
+def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The product's scheduler process (the `stats.fold` job among its jobs), as in production."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [PY, "-m", "flask", "--app", "wsgi", "scheduler", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+LOCK_SAMPLE_SQL = """
+SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*)
+FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'active' AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()
+"""
+
+
+class LockSampler(threading.Thread):
+    """Samples pg_stat_activity every 50 ms: active backends, and those waiting on a lock."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.halt = threading.Event()
+        self.waiting = self.active = self.samples = 0
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.halt.wait(0.05):
+                waiting, active = conn.execute(LOCK_SAMPLE_SQL).fetchone() or (0, 0)
+                self.waiting += int(waiting)
+                self.active += int(active)
+                self.samples += 1
+
+    @property
+    def share(self) -> float:
+        return self.waiting / self.active if self.active else 0.0
+
+
+def lock_waits(env: dict[str, str], url: str, work: Path, result: DbResult, tokens: int) -> None:
+    """16 concurrent rating writers for 20 s on 16 gunicorn workers, pg_stat_activity sampled."""
+    path = work / "tokens-lock.txt"
+    started = time.monotonic()
+    subprocess.run([PY, "-c", TOKENS_SNIPPET, str(tokens), str(path)], cwd=ROOT, env=env, check=True)
+    print(f"  {tokens:,} rating tokens for the lock-wait phase in {time.monotonic() - started:.0f} s", flush=True)
+    product, port = start_gunicorn("wsgi:app", ROOT, env, work / "product-16.log", workers=16)
+    scheduler = start_scheduler(env, work / "scheduler-16.log")
+    sampler = LockSampler(url)
+    try:
+        wait_ready(port, "/healthz", product)
+        sampler.start()
+        result.runs["rating16"] = wrk(
+            "product: rating POST, 16 writers",
+            f"http://127.0.0.1:{port}/",
+            20,
+            work / "rating.lua",
+            [str(path), "2"],
+            connections=16,
+        )
+    finally:
+        sampler.halt.set()
+        sampler.join(10)
+        stop(scheduler)
+        stop(product)
+    result.lock_share, result.lock_samples = sampler.share, sampler.samples
+    print(
+        f"  lock waits: {sampler.share:.1%} of sampled active backends "
+        f"({sampler.waiting} of {sampler.active} in {sampler.samples} samples; target < 5 %)",
+        flush=True,
+    )
 
 
 def free_port() -> int:
@@ -131,9 +218,11 @@ def wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float =
     raise SystemExit(f"server on port {port} did not answer {path} in time")
 
 
-def start_gunicorn(app: str, cwd: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    app: str, cwd: Path, env: dict[str, str], log: Path, workers: int = 2
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    cmd = [PY, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}", app]
+    cmd = [PY, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}", app]
     with log.open("ab") as out:
         process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     return process, port
@@ -178,8 +267,9 @@ def wrk(
     args: list[str] | None = None,
     headers: list[str] | None = None,
     env: dict[str, str] | None = None,
+    connections: int = 8,
 ) -> Run:
-    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "30s"]
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     for header in headers or []:
         cmd += ["-H", header]
     if script:
@@ -280,6 +370,7 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
             stop(bare)
 
         product, port = start_gunicorn("wsgi:app", ROOT, env, work / "product.log")
+        scheduler = start_scheduler(env, work / "scheduler.log")
         try:
             wait_ready(port, "/healthz", product)
             base = f"http://127.0.0.1:{port}"
@@ -304,7 +395,10 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
             )
             result.rss_kib["product"] = worker_rss(product.pid)
         finally:
+            stop(scheduler)
             stop(product)
+        if pg_name and opts.lock_waits:
+            lock_waits(env, product_url, work, result, opts.lock_tokens)
         if opts.profile:
             profile(env, manager, stats, work, backend)
     finally:
@@ -381,6 +475,14 @@ def table(results: list[DbResult], seconds: int) -> str:
             f"{r['ticket'].rps / r['insert'].rps:.0%} | {r['stats'].rps / r['constant'].rps:.1%} | "
             f"{mib(res.rss_kib.get('bare', []))} | {mib(res.rss_kib.get('product', []))} |"
         )
+    for res in results:
+        if res.lock_share is not None:
+            run = res.runs["rating16"]
+            lines.append(
+                f"\n{res.backend}, 16 concurrent rating writers (16 workers, 20 s): {run.rps:.0f} ratings/s, "
+                f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms; active backends waiting on a lock: "
+                f"{res.lock_share:.1%} of {res.lock_samples} samples every 50 ms (target < 5 %)"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -400,6 +502,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, help="length of each wrk run (default 10)")
     parser.add_argument("--tokens", type=int, help="fresh rating tokens to create (default 4,000)")
     parser.add_argument("--profile", action="store_true", help="profile the stats GET with pyinstrument")
+    parser.add_argument("--no-lock-waits", dest="lock_waits", action="store_false", help="skip the lock-wait phase")
+    parser.add_argument("--lock-tokens", type=int, default=12_000, help="tokens for the 16-writer phase")
     parser.add_argument("--out", type=Path, help="also write the table here (default bench/RESULTS.md)")
     opts = parser.parse_args()
     opts.ratings = opts.ratings if opts.ratings is not None else (10_000 if opts.quick else 1_000_000)

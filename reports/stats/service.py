@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -151,16 +152,22 @@ def _head(filters: Filters, group_by: str | None, pending: bool) -> Any:
     return select(literal_column(str(_HEAD)), cast(null(), key_type), *zeros, token, held)
 
 
+@lru_cache(maxsize=1024)
+def _statement(filters: Filters, group_by: str | None, rollup: bool, pending: bool) -> Any:
+    """Built once per query shape: building the union costs as much as running it on a small tail."""
+    parts = [_head(filters, group_by, pending), _part(_TAIL, RatingChange, filters, group_by)]
+    if rollup:
+        parts.append(_part(_ROLLUP, _source(filters, group_by), filters, group_by))
+    return union_all(*parts)
+
+
 def read(filters: Filters, group_by: str | None = None, rollup: bool = True, pending: bool = False) -> Reading:
     """The watermark, the held ratings (if asked), the rollups' sums (if asked) and the tail's,
     by one statement: PostgreSQL and SQLite read it all from one snapshot, so a fold committing
     meanwhile (rows leaving the queue, entering the rollups) is seen entirely or not at all."""
-    parts = [_head(filters, group_by, pending), _part(_TAIL, RatingChange, filters, group_by)]
-    if rollup:
-        parts.append(_part(_ROLLUP, _source(filters, group_by), filters, group_by))
     token, held = None, 0
     found: dict[int, dict[Any, tuple[int, ...]]] = {_ROLLUP: {}, _TAIL: {}}
-    for part, key, *rest in db.session.execute(union_all(*parts)):
+    for part, key, *rest in db.session.execute(_statement(filters, group_by, rollup, pending)):
         if part == _HEAD:
             token, held = rest[-2], int(rest[-1] or 0)
             continue
@@ -185,6 +192,13 @@ _cache_lock = threading.Lock()
 # (filters, group_by) -> (token, the rollups' sums under it): a reader whose statement saw the
 # same token sees the same rollups, and adds the tail it read itself.
 _rollups: OrderedDict[tuple[Any, ...], tuple[str, Sums]] = OrderedDict()
+
+
+def clear_caches() -> None:
+    """Forget every cached answer and rollup sum in this process (benchmarks time the queries)."""
+    with _cache_lock:
+        _rollups.clear()
+        _answers.clear()
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
