@@ -284,3 +284,46 @@ def test_two_folders_at_once_never_count_a_change_twice(fresh_app):
         assert every_folded() == every_raw()
         assert sum(every_raw()["stats_rating_days"].values()) == 120
         db.session.remove()
+
+
+def test_a_change_made_from_stale_memory_counts_from_the_stored_row(fresh_app):
+    """One session moves a rating while another, holding it as it was, voids it: the second
+    change is worked out from the row as stored (the move included), not from its memory."""
+    from sqlalchemy.orm import Session
+
+    from ratings.models import Rating
+
+    with fresh_app.app_context():
+        first, second = f.department(), f.department()
+        row = rating(MIDNIGHT, 2, first)
+        db.session.flush()
+        rating_id, second_id = row.id, second.id
+        db.session.commit()  # nothing loaded after this: SQLite has one writer at a time
+        other = Session(db.engine, expire_on_commit=False)
+        stale = other.get(Rating, rating_id)
+        other.commit()  # its transaction ends; the object keeps the first department
+        row.department_id = second_id
+        db.session.commit()
+        stale.void()
+        other.commit()
+        other.close()
+        db.session.expire_all()
+        assert (row.department_id, row.status) == (second_id, RatingStatus.VOIDED)
+        assert every_rollup() == every_raw()
+        fold.fold()
+        assert every_folded() == every_raw()
+        db.session.remove()
+
+
+def test_the_fold_job_is_scheduled_and_has_a_command(runner, app):
+    from core.scheduler import JOBS
+
+    assert [(j.name, j.seconds) for j in JOBS if j.name == "stats.fold"] == [
+        ("stats.fold", app.config["STATS_FOLD_SECONDS"])
+    ]
+    rating(MIDNIGHT, 4, f.department())
+    db.session.commit()
+    assert queued() == 1
+    result = runner.invoke(args=["stats", "fold"])
+    assert result.exit_code == 0 and "1 changes folded" in result.output
+    assert queued() == 0 and every_folded() == every_raw()
