@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PY = sys.executable
+WRITES_PER_SECOND = 50  # rating POSTs while the statistics GET is measured again
 PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REGION = "460100"  # 海口市: in the reference regions every database loads
 
@@ -117,6 +118,7 @@ class DbResult:
     ratings: int
     runs: dict[str, Run] = field(default_factory=dict)
     rss_kib: dict[str, list[int]] = field(default_factory=dict)
+    written: float = 0.0  # ratings/s actually written during the statistics run under writes
     lock_share: float | None = None  # PostgreSQL: share of sampled active backends waiting on a lock
     lock_samples: int = 0
 
@@ -171,6 +173,36 @@ class LockSampler(threading.Thread):
     @property
     def share(self) -> float:
         return self.waiting / self.active if self.active else 0.0
+
+
+class Writer(threading.Thread):
+    """Rating POSTs at a steady rate (fresh tokens from a file) while another run measures."""
+
+    def __init__(self, base: str, tokens: Path, per_second: float) -> None:
+        super().__init__(daemon=True)
+        self.base, self.per_second = base, per_second
+        self.tokens = tokens.read_text().split()
+        self.halt = threading.Event()
+        self.sent = self.ok = 0
+
+    def run(self) -> None:
+        import json
+
+        started = time.monotonic()
+        for token in self.tokens:
+            due = started + self.sent / self.per_second
+            if self.halt.wait(max(0.0, due - time.monotonic())):
+                return
+            body = json.dumps({"token": token, "level": 1 + self.sent % 5, "comment": "办事很快"}).encode()
+            request = urllib.request.Request(
+                f"{self.base}/api/v1/ratings", body, {"Content-Type": "application/json"}, method="POST"
+            )
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    self.ok += response.status == 201
+            except OSError:
+                pass
 
 
 def lock_waits(env: dict[str, str], url: str, work: Path, result: DbResult, tokens: int) -> None:
@@ -365,6 +397,9 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
         started = time.monotonic()
         subprocess.run([PY, "-c", TOKENS_SNIPPET, str(opts.tokens), str(tokens)], cwd=ROOT, env=env, check=True)
         print(f"  {opts.tokens:,} rating tokens in {time.monotonic() - started:.0f} s", flush=True)
+        writing_tokens = work / f"tokens-writing-{backend}.txt"
+        count = int(WRITES_PER_SECOND * (opts.seconds + 5))
+        subprocess.run([PY, "-c", TOKENS_SNIPPET, str(count), str(writing_tokens)], cwd=ROOT, env=env, check=True)
 
         bare_env = {**os.environ, "BENCH_DATABASE_URL": bare_url}
         subprocess.run(
@@ -407,6 +442,20 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
                 opts.seconds,
                 headers=[f"Authorization: Bearer {manager}"],
             )
+            writer = Writer(base, writing_tokens, WRITES_PER_SECOND)
+            writer.start()
+            try:
+                result.runs["stats_writing"] = wrk(
+                    f"product: stats GET, {WRITES_PER_SECOND} ratings/s",
+                    f"{base}{stats}",
+                    opts.seconds,
+                    headers=[f"Authorization: Bearer {manager}"],
+                )
+            finally:
+                writer.halt.set()
+                writer.join(30)
+            result.written = writer.ok / opts.seconds
+            print(f"  (ratings written meanwhile: {writer.ok} of {writer.sent} sent, 201)", flush=True)
             result.rss_kib["product"] = worker_rss(product.pid)
         finally:
             stop(scheduler)
@@ -460,6 +509,7 @@ def table(results: list[DbResult], seconds: int) -> str:
         ("rating", "product: POST /api/v1/ratings"),
         ("ticket", "product: POST /api/v1/tickets"),
         ("stats", "product: GET /api/v1/stats/satisfaction (90 days, by department)"),
+        ("stats_writing", f"product: the same statistics GET while {WRITES_PER_SECOND} ratings/s are written"),
     ]
     lines = [
         f"wrk -t2 -c8 -d{seconds}s; gunicorn, 2 sync workers; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
@@ -475,8 +525,9 @@ def table(results: list[DbResult], seconds: int) -> str:
             )
     lines += [
         "",
-        "| database | ratings | rating ÷ insert | ticket ÷ insert | stats ÷ constant | worker RSS bare | worker RSS product |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "| database | ratings | rating ÷ insert | ticket ÷ insert | stats ÷ constant | stats ÷ /healthz "
+        "| stats under writes ÷ /healthz | worker RSS bare | worker RSS product |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for res in results:
         r = res.runs
@@ -487,6 +538,8 @@ def table(results: list[DbResult], seconds: int) -> str:
         lines.append(
             f"| {res.backend} | {res.ratings:,} | {r['rating'].rps / r['insert'].rps:.0%} | "
             f"{r['ticket'].rps / r['insert'].rps:.0%} | {r['stats'].rps / r['constant'].rps:.1%} | "
+            f"{r['stats'].rps / r['healthz'].rps:.0%} | "
+            f"{r['stats_writing'].rps / r['healthz'].rps:.0%} ({res.written:.0f} ratings/s) | "
             f"{mib(res.rss_kib.get('bare', []))} | {mib(res.rss_kib.get('product', []))} |"
         )
     for res in results:

@@ -245,8 +245,14 @@ def counts(filters: Filters, group_by: str | None = None) -> list[tuple[Any, tup
     return list(sums.items())
 
 
-def figures(numbers: Sequence[int]) -> dict[str, Any]:
-    """total, valid, levels and the three rates of (n1..n5, voided)."""
+def _rules() -> tuple[Any, ...]:
+    """The configuration the rates depend on (part of the memo key below)."""
+    config = current_app.config
+    return config["BAD_REVIEW_MAX_LEVEL"], config["SATISFIED_MIN_LEVEL"], config["GOOD_REVIEW_MIN_LEVEL"]
+
+
+@lru_cache(maxsize=8192)
+def _figures(numbers: tuple[int, ...], _rules: tuple[Any, ...]) -> dict[str, Any]:
     levels = dict(zip(LEVELS, numbers[:5], strict=True))
     valid = sum(levels.values())
     return {
@@ -255,6 +261,13 @@ def figures(numbers: Sequence[int]) -> dict[str, Any]:
         "levels": {str(lv): n for lv, n in levels.items()},
         **rates(levels),
     }
+
+
+def figures(numbers: Sequence[int], rules: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """total, valid, levels and the three rates of (n1..n5, voided). Memoised: a province-wide
+    answer recomputed after a rating elsewhere has hundreds of groups, nearly all unchanged."""
+    found = _figures(tuple(numbers), rules or _rules())
+    return {**found, "levels": dict(found["levels"])}
 
 
 def period_key(day: date, group_by: str) -> str:
@@ -299,11 +312,12 @@ def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
             bucket[i] += n
     buckets = {k: v for k, v in buckets.items() if any(v)}
     names = labels(group_by, [k for k in buckets if k is not None])
+    rules = _rules()
     return [
         {
             "key": "" if key is None else str(key),
             "label": "-" if key is None else names.get(key, ""),
-            **figures(buckets[key]),
+            **figures(buckets[key], rules),
         }
         for key in sorted(buckets, key=group_order)
     ]
