@@ -1,5 +1,5 @@
-"""Satisfaction statistics: rollups kept current with each write, the statistics API and the
-rebuild command (see docs/statistics.md)."""
+"""Satisfaction statistics: rollups folded by a job from the queue of rating changes, the
+statistics API and the rebuild command (see docs/statistics.md)."""
 
 from flask import Flask
 from flask_smorest import Api
@@ -10,7 +10,8 @@ def init_app(app: Flask, api: Api) -> None:
 
     from core.demo import register_demo_finisher
     from core.pages import add_nav_link
-    from reports.stats import cli, listeners, models, pages, service, views  # noqa: F401 - models: tables
+    from core.scheduler import register_job
+    from reports.stats import cli, fold, listeners, models, pages, service, views  # noqa: F401 - models: tables
 
     listeners.connect()
     api.register_blueprint(views.blp)
@@ -19,6 +20,7 @@ def init_app(app: Flask, api: Api) -> None:
     add_nav_link("stats_pages.dashboard", _l("Satisfaction dashboard"), "manager", "admin", "handler")
     app.cli.add_command(cli.stats_cli)
     register_demo_finisher("stats_rollups", service.rebuild_rollups)
+    register_job("stats.fold", int(app.config["STATS_FOLD_SECONDS"]))(fold.fold_job)
 
     @app.context_processor
     def public_board() -> dict[str, object]:

@@ -1,9 +1,11 @@
-"""`flask stats rebuild`: recompute the rollups from the raw ratings."""
+"""`flask stats rebuild`: recompute the rollups from the raw ratings; `flask stats fold`: fold
+the queued rating changes now (what the `stats.fold` job does)."""
 
 import click
 from flask.cli import AppGroup
 
 from core.db import db
+from reports.stats import fold as folding
 from reports.stats import service
 
 stats_cli = AppGroup("stats", help="Satisfaction statistics.")
@@ -15,3 +17,9 @@ def rebuild() -> None:
     rows = service.rebuild_rollups()
     db.session.commit()
     click.echo(f"{rows} rollup rows")
+
+
+@stats_cli.command("fold")
+def fold() -> None:
+    """Fold the queued rating changes into the rollups now."""
+    click.echo(f"{folding.fold()} changes folded")

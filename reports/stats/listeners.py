@@ -1,27 +1,31 @@
-"""Keep the rollups current inside the writer's transaction.
+"""Record what each rating write changes in the statistics, as rows appended to a queue.
 
-A Session `before_flush` hook works out what each inserted, changed or deleted rating adds to or
-takes from the rollups (old values come from attribute history, so a voided rating or a corrected
-department moves at once); `after_flush` applies the deltas with dialect upserts on the same
-connection, so they commit or roll back with the ratings. Bulk loaders that bypass the ORM call
-`service.rebuild_rollups()` afterwards.
+A Session `before_flush` hook finds the ratings being inserted, changed or deleted; for a changed
+one it reads the stored row (`FOR UPDATE` on PostgreSQL, so two transactions changing the same
+rating one after the other each see what the other left), because the ORM's idea of the old
+values may be from an earlier transaction. `after_flush` works out what each rating took from and
+now adds to the fine rollup key and appends one `stats_rating_changes` row per difference, on the
+same connection, so the rows commit or roll back with the ratings.
+
+Nothing here updates a shared row: every rating's transaction inserts its own rows only, and the
+rollups themselves are written by the fold job (`reports.stats.fold`). Bulk loaders that bypass
+the ORM call `service.rebuild_rollups()` afterwards.
 """
 
-import uuid
-from collections import Counter, defaultdict
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, inspect
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from ratings.models import RaterType, Rating, RatingStatus
-from reports.stats.models import COUNT_COLUMNS, DERIVED, FINE_KEYS, RatingDayRollup, StatsVersion
+from reports.stats.models import COUNT_COLUMNS, FINE_KEYS, RatingChange
 
 TRACKED = ("assess_number", "level", "status", *FINE_KEYS)
-PENDING = "stats_rollup_deltas"
-Deltas = dict[tuple[Any, ...], Counter[str]]
+PENDING = "stats_rating_changes"
+Key = tuple[Any, ...]
+Contribution = tuple[Key, str]
 
 _DEFAULTS: dict[str, Any] = {
     "assess_number": 1,
@@ -32,7 +36,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def _contribution(values: dict[str, Any]) -> tuple[tuple[Any, ...], str] | None:
+def contribution(values: dict[str, Any]) -> Contribution | None:
     """The fine rollup key and count column a rating with these values adds one to, if any."""
     if values["assess_number"] != 1 or values["local_day"] is None:
         return None
@@ -53,127 +57,94 @@ def _contribution(values: dict[str, Any]) -> tuple[tuple[Any, ...], str] | None:
     return key, column
 
 
-def _current(rating: Rating) -> dict[str, Any]:
-    values = {name: getattr(rating, name) for name in TRACKED}
+def _with_defaults(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _DEFAULTS[k] if v is None and k in _DEFAULTS else v for k, v in values.items()}
 
 
-def _previous(rating: Rating) -> dict[str, Any] | None:
-    """The values as last flushed, or None when nothing the rollups see has changed."""
-    state = inspect(rating)
-    values, changed = {}, False
-    for name in TRACKED:
-        history = state.attrs[name].history
-        if history.deleted:
-            values[name], changed = history.deleted[0], True
-        else:
-            values[name] = getattr(rating, name)
-            changed = changed or bool(history.added)
-    return values if changed else None
+def _current(rating: Rating) -> dict[str, Any]:
+    return _with_defaults({name: getattr(rating, name) for name in TRACKED})
 
 
-def _add(deltas: Deltas, values: dict[str, Any] | None, sign: int) -> None:
-    found = _contribution(values) if values is not None else None
-    if found is not None:
-        deltas[found[0]][found[1]] += sign
+def _changed(rating: Rating) -> list[str]:
+    """The tracked attributes set since the last flush (without loading expired ones)."""
+    attrs = inspect(rating).attrs
+    return [name for name in TRACKED if attrs[name].history.has_changes()]
 
 
-def collect(new: Iterable[Any], dirty: Iterable[Any], deleted: Iterable[Any]) -> Deltas:
-    """Rollup deltas of the ratings among the session's pending objects."""
-    deltas: Deltas = defaultdict(Counter)
-    for obj in new:
-        if isinstance(obj, Rating):
-            _add(deltas, _current(obj), +1)
-    for obj in dirty:
-        if isinstance(obj, Rating):
-            before = _previous(obj)
-            if before is not None:
-                _add(deltas, before, -1)
-                _add(deltas, _current(obj), +1)
-    for obj in deleted:
-        if isinstance(obj, Rating):
-            _add(deltas, _previous(obj) or _current(obj), -1)
-    return {k: v for k, v in deltas.items() if any(v.values())}
+def _stored(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The tracked columns as stored now, locked until commit on PostgreSQL."""
+    columns = [getattr(Rating, name) for name in TRACKED]
+    stmt = select(Rating.id, *columns).where(Rating.id.in_(ids)).order_by(Rating.id).with_for_update()
+    rows = session.connection().execute(stmt)
+    return {row[0]: _with_defaults(dict(zip(TRACKED, row[1:], strict=True))) for row in rows}
 
 
-def project(deltas: Deltas, keys: tuple[str, ...]) -> Deltas:
-    """Fine deltas summed onto a derived rollup's keys."""
-    picks = [FINE_KEYS.index(name) for name in keys]
-    derived: Deltas = defaultdict(Counter)
-    for key, counts in deltas.items():
-        derived[tuple(key[i] for i in picks)].update(counts)
-    return derived
+class Pending:
+    """Ratings of one flush: new ones, and changed or deleted ones with their stored values."""
+
+    def __init__(self) -> None:
+        self.new: list[Rating] = []
+        self.changed: list[tuple[Rating, dict[str, Any], list[str]]] = []
+        self.deleted: list[tuple[Rating, dict[str, Any]]] = []
 
 
-def _insert(dialect: str, model: Any) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        return insert(model)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(model)
-
-
-@cache
-def _upsert_statement(dialect: str, model: Any, keys: tuple[str, ...]) -> Any:
-    """INSERT .. ON CONFLICT (keys) DO UPDATE adding the counts: built once per dialect and table,
-    executed with one parameter set per key (its compiled form is cached by SQLAlchemy)."""
-    table = model.__table__
-    stmt = _insert(dialect, model).values({c: bindparam(c) for c in (*keys, *COUNT_COLUMNS)})
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS}
-    )
+def collect(session: Session, new: Iterable[Any], dirty: Iterable[Any], deleted: Iterable[Any]) -> Pending:
+    pending = Pending()
+    pending.new = [obj for obj in new if isinstance(obj, Rating)]
+    changed = [(obj, names) for obj in dirty if isinstance(obj, Rating) and (names := _changed(obj))]
+    gone = [obj for obj in deleted if isinstance(obj, Rating)]
+    ids = [obj.id for obj, _ in changed] + [obj.id for obj in gone]
+    stored = _stored(session, ids) if ids else {}
+    pending.changed = [(obj, stored[obj.id], names) for obj, names in changed if obj.id in stored]
+    pending.deleted = [(obj, stored[obj.id]) for obj in gone if obj.id in stored]
+    return pending
 
 
-@cache
-def _version_statement(dialect: str) -> Any:
-    stmt = _insert(dialect, StatsVersion).values(id=1, token=bindparam("token"))
-    return stmt.on_conflict_do_update(index_elements=["id"], set_={"token": stmt.excluded.token})
+def _row(rating_id: int | None, found: Contribution, sign: int, now: Any) -> dict[str, Any]:
+    key, column = found
+    counts = {c: sign if c == column else 0 for c in COUNT_COLUMNS}
+    return {"rating_id": rating_id, **dict(zip(FINE_KEYS, key, strict=True)), **counts, "created_at": now}
 
 
-def _upsert(connection: Connection, model: Any, keys: tuple[str, ...], deltas: Deltas) -> None:
-    if not deltas:
-        return
-    # Sorted keys: concurrent writers lock rollup rows in the same order (no deadlocks).
-    rows = [
-        {**dict(zip(keys, key, strict=True)), **{c: deltas[key].get(c, 0) for c in COUNT_COLUMNS}}
-        for key in sorted(deltas)
-    ]
-    connection.execute(_upsert_statement(connection.dialect.name, model, keys), rows)
+def difference(rating_id: int | None, before: Contribution | None, after: Contribution | None) -> list[dict[str, Any]]:
+    """The queue rows that turn `before` into `after` (none when they are the same)."""
+    if before == after:
+        return []
+    now = utcnow()
+    rows = [_row(rating_id, before, -1, now)] if before is not None else []
+    return rows + ([_row(rating_id, after, +1, now)] if after is not None else [])
 
 
-def bump_version(connection: Connection) -> None:
-    """A new random token: results computed under the old one are out of date."""
-    connection.execute(_version_statement(connection.dialect.name), {"token": uuid.uuid4().hex})
-
-
-def apply(session: Session, deltas: Deltas) -> None:
-    """Add the deltas to every rollup on the session's connection, then bump the version."""
-    connection = session.connection()
-    _upsert(connection, RatingDayRollup, FINE_KEYS, deltas)
-    for model, keys in DERIVED:
-        _upsert(connection, model, keys, project(deltas, keys))
-    bump_version(connection)
+def changes(pending: Pending) -> list[dict[str, Any]]:
+    """The queue rows of a flushed batch (ids are known now)."""
+    rows: list[dict[str, Any]] = []
+    for obj in pending.new:
+        rows += difference(obj.id, None, contribution(_current(obj)))
+    for obj, stored, names in pending.changed:
+        # What the UPDATE leaves: the stored row with the attributes this flush set.
+        after = _with_defaults({**stored, **{name: getattr(obj, name) for name in names}})
+        rows += difference(obj.id, contribution(stored), contribution(after))
+    for obj, stored in pending.deleted:
+        rows += difference(obj.id, contribution(stored), None)
+    return rows
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    deltas = collect(session.new, session.dirty, session.deleted)
-    if deltas:
-        session.info.setdefault(PENDING, []).append(deltas)
+    pending = collect(session, session.new, session.dirty, session.deleted)
+    if pending.new or pending.changed or pending.deleted:
+        session.info.setdefault(PENDING, []).append(pending)
 
 
 def _after_flush(session: Session, _context: Any) -> None:
-    for deltas in session.info.pop(PENDING, []):
-        apply(session, deltas)
+    rows: list[dict[str, Any]] = []
+    for pending in session.info.pop(PENDING, []):
+        rows += changes(pending)
+    if rows:
+        session.connection().execute(insert(RatingChange), rows)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING, None)
-
-
-def _load_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
-    return value
 
 
 _connected = False
@@ -184,9 +155,6 @@ def connect() -> None:
     global _connected
     if _connected:
         return
-    for name in TRACKED:
-        # Active history: setting an attribute of an expired rating loads the old value first.
-        event.listen(getattr(Rating, name), "set", _load_old_value, active_history=True, retval=True)
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))

@@ -1,4 +1,5 @@
-"""Satisfaction statistics read from the rollups; `rebuild_rollups` recomputes them from raw rows.
+"""Satisfaction statistics: the rollups plus the not-yet-folded changes, read in one statement;
+`rebuild_rollups` recomputes the rollups from the raw rows (docs/statistics.md).
 
 满意率 = levels 3-5 / valid, 好评率 = 4-5 / valid, 差评率 = 1-2 / valid, where valid = first
 ratings not voided by an upheld appeal; `total` also counts the voided ones. System default
@@ -11,18 +12,33 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import get_locale
-from sqlalchemy import Integer, and_, case, delete, func, insert, select
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+)
 
-from core.db import db
+from core.db import db, is_postgresql
 from core.models import Department, Region, ServiceItem
 from ratings.labels import CHANNEL_LABELS, RATER_TYPE_LABELS, label
 from ratings.models import Rating, RatingStatus
 from ratings.service import rates
-from reports.stats.listeners import bump_version
+from reports.stats.fold import new_token
 from reports.stats.models import (
     COUNT_COLUMNS,
     DERIVED,
@@ -30,8 +46,9 @@ from reports.stats.models import (
     LEVELS,
     ChannelDayRollup,
     DepartmentDayRollup,
+    FoldState,
+    RatingChange,
     RatingDayRollup,
-    StatsVersion,
 )
 
 GROUP_BY = ("department", "region", "channel", "service", "rater_type", "day", "week", "month", "quarter")
@@ -95,20 +112,147 @@ def _conditions(model: Any, filters: Filters) -> list[Any]:
     return conditions
 
 
+Sums = dict[Any, tuple[int, ...]]
+_ZEROS = (0,) * len(COUNT_COLUMNS)
+_HEAD, _ROLLUP, _TAIL = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one statement saw: the watermark token, the held ratings, the rollups' sums (when
+    asked for) and the not-yet-folded tail's sums, per group key."""
+
+    token: str | None
+    pending: int
+    rollup: Sums | None
+    tail: Sums
+
+
+def _key(model: Any, group_by: str | None) -> Any:
+    return getattr(model, _GROUP_COLUMN[group_by]) if group_by else literal_column("0")
+
+
+def _part(part: int, model: Any, filters: Filters, group_by: str | None) -> Any:
+    key = _key(model, group_by)
+    stmt = select(
+        literal_column(str(part)),
+        key,
+        *[func.sum(getattr(model, c)) for c in COUNT_COLUMNS],
+        cast(null(), String),
+        cast(null(), Integer),
+    ).where(and_(*_conditions(model, filters)))
+    return stmt.group_by(key) if group_by else stmt
+
+
+def _head(filters: Filters, group_by: str | None, pending: bool) -> Any:
+    key_type = _key(RatingChange, group_by).type if group_by else Integer()
+    token = select(FoldState.token).where(FoldState.id == 1).scalar_subquery()
+    held = pending_statement(filters).scalar_subquery() if pending else cast(null(), Integer)
+    zeros: list[Any] = [literal_column("0")] * len(COUNT_COLUMNS)
+    return select(literal_column(str(_HEAD)), cast(null(), key_type), *zeros, token, held)
+
+
+@lru_cache(maxsize=1024)
+def _statement(filters: Filters, group_by: str | None, rollup: bool, pending: bool) -> Any:
+    """Built once per query shape: building the union costs as much as running it on a small tail."""
+    parts = [_head(filters, group_by, pending), _part(_TAIL, RatingChange, filters, group_by)]
+    if rollup:
+        parts.append(_part(_ROLLUP, _source(filters, group_by), filters, group_by))
+    return union_all(*parts)
+
+
+def read(filters: Filters, group_by: str | None = None, rollup: bool = True, pending: bool = False) -> Reading:
+    """The watermark, the held ratings (if asked), the rollups' sums (if asked) and the tail's,
+    by one statement: PostgreSQL and SQLite read it all from one snapshot, so a fold committing
+    meanwhile (rows leaving the queue, entering the rollups) is seen entirely or not at all."""
+    token, held = None, 0
+    found: dict[int, dict[Any, tuple[int, ...]]] = {_ROLLUP: {}, _TAIL: {}}
+    for part, key, *rest in db.session.execute(_statement(filters, group_by, rollup, pending)):
+        if part == _HEAD:
+            token, held = rest[-2], int(rest[-1] or 0)
+            continue
+        numbers = tuple(int(n or 0) for n in rest[:-2])
+        if any(numbers):
+            found[part][key] = numbers
+    return Reading(token, held, found[_ROLLUP] if rollup else None, found[_TAIL])
+
+
+def merge(*parts: Sums) -> Sums:
+    merged: dict[Any, list[int]] = {}
+    for part in parts:
+        for key, numbers in part.items():
+            bucket = merged.setdefault(key, [0] * len(COUNT_COLUMNS))
+            for i, n in enumerate(numbers):
+                bucket[i] += n
+    return {k: tuple(v) for k, v in merged.items() if any(v)}
+
+
+CACHE_SIZE = 256
+_cache_lock = threading.Lock()
+# (filters, group_by) -> (token, the rollups' sums under it): a reader whose statement saw the
+# same token sees the same rollups, and adds the tail it read itself.
+_rollups: OrderedDict[tuple[Any, ...], tuple[str, Sums]] = OrderedDict()
+
+
+def clear_caches() -> None:
+    """Forget every cached answer and rollup sum in this process (benchmarks time the queries)."""
+    with _cache_lock:
+        _rollups.clear()
+        _answers.clear()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    with _cache_lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def _complete(reading: Reading, filters: Filters, group_by: str | None, pending: bool) -> tuple[Reading, Sums]:
+    """Add the rollups' sums to a reading of the tail: those cached under the same token, or
+    read again together with the tail (and the token) when the rollups have moved on."""
+    query = (filters, group_by)
+    with _cache_lock:
+        known = _rollups.get(query)
+    if known is not None and reading.token is not None and known[0] == reading.token:
+        return reading, merge(known[1], reading.tail)
+    reading = read(filters, group_by, rollup=True, pending=pending)
+    rollup = reading.rollup or {}
+    if reading.token is not None:
+        _remember(_rollups, query, (reading.token, rollup))
+    return reading, merge(rollup, reading.tail)
+
+
+def current(filters: Filters, group_by: str | None = None, pending: bool = False) -> tuple[Reading, Sums]:
+    """The reading and the exact sums now (rollups + tail): one statement over the small queue
+    when the rollups' sums under the current token are cached, else one over both."""
+    with _cache_lock:
+        known = (filters, group_by) in _rollups
+    reading = read(filters, group_by, rollup=not known, pending=pending)
+    if reading.rollup is not None:
+        if reading.token is not None:
+            _remember(_rollups, (filters, group_by), (reading.token, reading.rollup))
+        return reading, merge(reading.rollup, reading.tail)
+    return _complete(reading, filters, group_by, pending)
+
+
 def counts(filters: Filters, group_by: str | None = None) -> list[tuple[Any, tuple[int, ...]]]:
-    """(group key, (n1..n5, voided)) rows summed from the rollups."""
-    model = _source(filters, group_by)
-    sums = [func.sum(getattr(model, c)) for c in COUNT_COLUMNS]
+    """(group key, (n1..n5, voided)) rows: the rollups plus the not-yet-folded changes."""
+    _reading, sums = current(filters, group_by)
     if group_by is None:
-        row = db.session.execute(select(*sums).where(and_(*_conditions(model, filters)))).one()
-        return [(None, tuple(int(n or 0) for n in row))]
-    key = getattr(model, _GROUP_COLUMN[group_by])
-    stmt = select(key, *sums).where(and_(*_conditions(model, filters))).group_by(key)
-    return [(row[0], tuple(int(n or 0) for n in row[1:])) for row in db.session.execute(stmt)]
+        return [(None, sums.get(0, _ZEROS))]
+    return list(sums.items())
 
 
-def figures(numbers: Sequence[int]) -> dict[str, Any]:
-    """total, valid, levels and the three rates of (n1..n5, voided)."""
+def _rules() -> tuple[Any, ...]:
+    """The configuration the rates depend on (part of the memo key below)."""
+    config = current_app.config
+    return config["BAD_REVIEW_MAX_LEVEL"], config["SATISFIED_MIN_LEVEL"], config["GOOD_REVIEW_MIN_LEVEL"]
+
+
+@lru_cache(maxsize=8192)
+def _figures(numbers: tuple[int, ...], _rules: tuple[Any, ...]) -> dict[str, Any]:
     levels = dict(zip(LEVELS, numbers[:5], strict=True))
     valid = sum(levels.values())
     return {
@@ -117,6 +261,13 @@ def figures(numbers: Sequence[int]) -> dict[str, Any]:
         "levels": {str(lv): n for lv, n in levels.items()},
         **rates(levels),
     }
+
+
+def figures(numbers: Sequence[int], rules: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """total, valid, levels and the three rates of (n1..n5, voided). Memoised: a province-wide
+    answer recomputed after a rating elsewhere has hundreds of groups, nearly all unchanged."""
+    found = _figures(tuple(numbers), rules or _rules())
+    return {**found, "levels": dict(found["levels"])}
 
 
 def period_key(day: date, group_by: str) -> str:
@@ -152,75 +303,88 @@ def group_order(key: Any) -> tuple[bool, str]:
     return key is None, f"{key:012d}" if isinstance(key, int) else str(key)
 
 
-def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
-    """The figures of each group that has ratings, in key order; unknown keys ("" / "-") last."""
+def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
     buckets: dict[Any, list[int]] = {}
-    for raw, numbers in counts(filters, group_by):
+    for raw, numbers in sums.items():
         key = period_key(raw, group_by) if group_by in PERIODS else (raw or None)
         bucket = buckets.setdefault(key, [0] * len(COUNT_COLUMNS))
         for i, n in enumerate(numbers):
             bucket[i] += n
     buckets = {k: v for k, v in buckets.items() if any(v)}
     names = labels(group_by, [k for k in buckets if k is not None])
+    rules = _rules()
     return [
         {
             "key": "" if key is None else str(key),
             "label": "-" if key is None else names.get(key, ""),
-            **figures(buckets[key]),
+            **figures(buckets[key], rules),
         }
         for key in sorted(buckets, key=group_order)
     ]
 
 
-def pending_review(filters: Filters) -> int:
+def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
+    """The figures of each group that has ratings, in key order; unknown keys ("" / "-") last."""
+    return _groups(current(filters, group_by)[1], group_by)
+
+
+def pending_statement(filters: Filters) -> Any:
     """First ratings matching `filters` that are held for a manager's review: in no figure until
     confirmed (ratings.review). Few by nature, found through the (status, created_at) index."""
     conditions = [Rating.status == RatingStatus.PENDING, Rating.assess_number == 1, *_conditions(Rating, filters)]
-    return int(db.session.scalar(select(func.count()).select_from(Rating).where(*conditions)) or 0)
+    return select(func.count()).select_from(Rating).where(*conditions)
 
 
-def satisfaction(filters: Filters, group_by: str | None = None, pending: int | None = None) -> dict[str, Any]:
-    """The `GET /api/v1/stats/satisfaction` body (API.md); `pending_review` counts the ratings
-    held for review, which the figures leave out."""
-    (_, numbers), *_ = counts(filters) or [(None, (0,) * len(COUNT_COLUMNS))]
+def pending_review(filters: Filters) -> int:
+    return int(db.session.scalar(pending_statement(filters)) or 0)
+
+
+def _body(filters: Filters, group_by: str | None, reading: Reading, sums: Sums) -> dict[str, Any]:
+    # Every rating falls in exactly one group (no key column is NULL), so the groups add up to
+    # the totals: one reading serves both.
+    total = merge(*({0: numbers} for numbers in sums.values())).get(0, _ZEROS)
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
         "target": current_app.config["SATISFACTION_TARGET"],
-        **figures(numbers),
-        "pending_review": pending_review(filters) if pending is None else pending,
-        "groups": groups(filters, group_by) if group_by else [],
+        **figures(total),
+        "pending_review": reading.pending,
+        "groups": _groups(sums, group_by) if group_by else [],
     }
 
 
-CACHE_SIZE = 256
-_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-_cache_lock = threading.Lock()
+def satisfaction(filters: Filters, group_by: str | None = None) -> dict[str, Any]:
+    """The `GET /api/v1/stats/satisfaction` body (API.md); `pending_review` counts the ratings
+    held for review, which the figures leave out."""
+    reading, sums = current(filters, group_by, pending=True)
+    return _body(filters, group_by, reading, sums)
 
 
-def version() -> str | None:
-    """The rollups' current version token (None before the first rating)."""
-    return db.session.scalar(select(StatsVersion.token).where(StatsVersion.id == 1))
+_answers: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+
+
+def _answer_key(reading: Reading, filters: Filters, group_by: str | None) -> tuple[Any, ...]:
+    tail = tuple(sorted(reading.tail.items()))
+    config = current_app.config["SATISFACTION_TARGET"]
+    return reading.token, reading.pending, tail, filters, group_by, str(get_locale()), config
 
 
 def satisfaction_json(filters: Filters, group_by: str | None = None) -> bytes:
-    """`satisfaction` as JSON, reused while the rollups' version token stays the same: every write that
-    changes a rollup changes the token in its own transaction, so a voided rating still leaves
-    the figures at once. One small cache per process; nothing lives only here."""
-    token = version()
-    # Holding a rating changes no rollup (so not the token): its count is part of the key.
-    pending = pending_review(filters)
-    key = (token, pending, filters, group_by, str(get_locale()), current_app.config["SATISFACTION_TARGET"])
-    with _cache_lock:
-        found = _cache.get(key) if token is not None else None
+    """`satisfaction` as JSON, reused while nothing it counts has changed. The key is what the
+    figures are made of: the watermark token (the rollups) and the tail's own sums for these
+    filters, and the held ratings; so a rating elsewhere (another department, another day)
+    leaves the answer cached, and a fold, a void or a move here is seen by the next request.
+    One small cache per process; nothing lives only here."""
+    reading = read(filters, group_by, rollup=False, pending=True)
+    if reading.token is not None:
+        with _cache_lock:
+            found = _answers.get(_answer_key(reading, filters, group_by))
         if found is not None:
-            _cache.move_to_end(key)
             return found
-    result = (current_app.json.dumps(satisfaction(filters, group_by, pending)) + "\n").encode()
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    reading, sums = _complete(reading, filters, group_by, pending=True)
+    result = (current_app.json.dumps(_body(filters, group_by, reading, sums)) + "\n").encode()
+    if reading.token is not None:
+        _remember(_answers, _answer_key(reading, filters, group_by), result)
     return result
 
 
@@ -232,7 +396,14 @@ def _raw_counts() -> list[Any]:
 
 def rebuild_rollups() -> int:
     """Recompute the rollups from the raw ratings (one INSERT ... SELECT ... GROUP BY each);
-    flushes, never commits. Returns the number of fine rollup rows."""
+    flushes, never commits. Returns the number of fine rollup rows.
+
+    The queue is emptied in the same transaction: every change it held is in the raw rows now.
+    On PostgreSQL the queue is locked first (writers append to it, folders take from it), so no
+    rating commits between the rebuild's reading of the ratings and its emptying of the queue."""
+    if is_postgresql():
+        db.session.execute(text(f"LOCK TABLE {RatingChange.__tablename__} IN EXCLUSIVE MODE"))
+    db.session.execute(delete(RatingChange))
     for model, _keys in DERIVED:
         db.session.execute(delete(model))
     db.session.execute(delete(RatingDayRollup))
@@ -254,7 +425,7 @@ def rebuild_rollups() -> int:
         derived = select(*columns, *sums).group_by(*columns)
         db.session.execute(insert(model).from_select([*names, *COUNT_COLUMNS], derived))
     db.session.flush()
-    bump_version(db.session.connection())
+    new_token(0)
     return int(db.session.scalar(select(func.count()).select_from(RatingDayRollup)) or 0)
 
 

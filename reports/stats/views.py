@@ -68,8 +68,8 @@ class Satisfaction(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """满意率, 好评率, 差评率 of first ratings over Asia/Shanghai days (default: the last 30).
 
-        Read from rollups kept current with every write, so the cost does not grow with the
-        number of ratings. Voided ratings count in `total` only; system default ratings are
+        Read from rollups folded every few seconds plus the ratings not folded yet, so the
+        figures are exact at once and the cost does not grow with the number of ratings. Voided ratings count in `total` only; system default ratings are
         left out unless `include_default=true`. `rater_type=2` gives the enterprise (涉企) view.
         """
         body = service.satisfaction_json(filters_from(args), args.get("group_by"))

@@ -6,12 +6,12 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from core.calendar import local_date
 from core.db import db
 from ratings.models import Rating, RatingStatus, ServiceEvent
-from reports.stats.models import COUNT_COLUMNS, DERIVED, FINE_KEYS, RatingDayRollup
+from reports.stats.models import COUNT_COLUMNS, DERIVED, FINE_KEYS, RatingChange, RatingDayRollup
 
 _seq = itertools.count(1)
 
@@ -64,15 +64,35 @@ def callback_row(dept: Any, due: datetime, purpose: Any = None, status: Any = No
     return row
 
 
+def _nonzero(found: Counter[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]:
+    return Counter({k: v for k, v in found.items() if v})
+
+
 def rollup_rows(model: Any = RatingDayRollup, keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
-    """A rollup as {key + column: count}, zero rows left out."""
+    """A rollup table as {key + column: count}, zero rows left out (what is folded so far)."""
     found: Counter[tuple[Any, ...]] = Counter()
     for row in db.session.scalars(select(model)):
         key = tuple(getattr(row, k) for k in keys)
         for column in COUNT_COLUMNS:
-            if getattr(row, column):
-                found[(*key, column)] = getattr(row, column)
-    return found
+            found[(*key, column)] += getattr(row, column)
+    return _nonzero(found)
+
+
+def tail_rows(keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
+    """The queued, not yet folded changes summed onto a rollup's keys (counts may be negative)."""
+    found: Counter[tuple[Any, ...]] = Counter()
+    for row in db.session.scalars(select(RatingChange)):
+        key = tuple(getattr(row, k) for k in keys)
+        for column in COUNT_COLUMNS:
+            found[(*key, column)] += getattr(row, column)
+    return _nonzero(found)
+
+
+def rollup_and_tail(model: Any = RatingDayRollup, keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
+    """What readers see: the rollup plus the tail."""
+    found = rollup_rows(model, keys)
+    found.update(tail_rows(keys))  # update(), not +: keeps the negative counts until summed
+    return _nonzero(found)
 
 
 def raw_rows(keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
@@ -97,12 +117,29 @@ def raw_rows(keys: tuple[str, ...] = FINE_KEYS) -> Counter[tuple[Any, ...]]:
     return found
 
 
+def by_group(column: str) -> dict[Any, tuple[int, ...]]:
+    """Raw first ratings counted per value of one rollup key column, as `service.counts` gives."""
+    found: dict[Any, list[int]] = {}
+    for (value, name), n in raw_rows((column,)).items():
+        found.setdefault(value, [0] * len(COUNT_COLUMNS))[COUNT_COLUMNS.index(name)] += n
+    return {k: tuple(v) for k, v in found.items()}
+
+
 ALL_ROLLUPS = ((RatingDayRollup, FINE_KEYS), *DERIVED)
 
 
 def every_rollup() -> dict[str, Counter[tuple[Any, ...]]]:
-    """Every rollup table (fine, by department, by channel) by name."""
+    """Every rollup table (fine, by department, by channel) plus the tail, by name."""
+    return {model.__tablename__: rollup_and_tail(model, keys) for model, keys in ALL_ROLLUPS}
+
+
+def every_folded() -> dict[str, Counter[tuple[Any, ...]]]:
+    """Every rollup table as folded so far, without the tail."""
     return {model.__tablename__: rollup_rows(model, keys) for model, keys in ALL_ROLLUPS}
+
+
+def queued() -> int:
+    return int(db.session.scalar(select(func.count()).select_from(RatingChange)) or 0)
 
 
 def every_raw() -> dict[str, Counter[tuple[Any, ...]]]:
