@@ -1,7 +1,7 @@
 """stats: rollups folded by a job from a queue of rating changes; the version row goes
 
-Revision ID: 0010_stats_fold
-Revises: 0009_rating_integrity
+Revision ID: 0012_stats_fold
+Revises: 0011_reporting_ack_days
 Create Date: 2026-12-02 11:50:00
 
 The rollups built until now stay as they are (they were exact at every commit); the watermark row
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_stats_fold'
-down_revision = '0009_rating_integrity'
+revision = '0012_stats_fold'
+down_revision = '0011_reporting_ack_days'
 branch_labels = None
 depends_on = None
 
