@@ -72,7 +72,7 @@ def _prepare(url: str, n: int) -> dict[str, int]:
     from core.refdata import load_regions
     from ratings.service import create_service_event
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False})
     tokens: dict[str, int] = {}
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
