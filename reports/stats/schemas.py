@@ -19,6 +19,14 @@ __all__ = [
 ]
 
 
+def lang_field() -> fields.Field:
+    return fields.Str(
+        load_default="zh",
+        validate=validate.OneOf(["zh", "en"]),
+        metadata={"description": "Column titles and labels in Chinese (default) or English."},
+    )
+
+
 class SatisfactionQuery(InSchema):
     from_ = fields.Date(data_key="from", metadata={"description": "First Asia/Shanghai day (default: to - 29)."})
     to = fields.Date(metadata={"description": "Last Asia/Shanghai day, included (default: today)."})
@@ -55,6 +63,7 @@ class TicketExportQuery(TicketFilterQuery):
     )
     to = fields.Date(metadata={"description": "Last Asia/Shanghai day of creation, included (default: today)."})
     format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+    lang = lang_field()
 
 
 class Ratio(Schema):
@@ -104,6 +113,7 @@ class KpiOut(KpiFigures):
 
 class ExportQuery(SatisfactionQuery):
     format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+    lang = lang_field()
 
 
 class PublicDepartment(Schema):

@@ -124,8 +124,8 @@ FILE_DOC = {
 }
 
 
-def _download(name: str, fmt: str, header: Any, rows: Any) -> Response:
-    stream = exports.STREAMERS[fmt](header, rows)
+def _download(name: str, fmt: str, header: Any, rows: Any, lang: str = "zh") -> Response:
+    stream = exports.STREAMERS[fmt](header, rows, lang)
     response = Response(stream_with_context(stream), content_type=exports.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -143,7 +143,10 @@ class SatisfactionExport(MethodView):
         filters = filters_from(args)
         body = service.satisfaction(filters, args.get("group_by"))
         name = f"satisfaction-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.STATS_HEADER, exports.stats_rows(body))
+        lang = args["lang"]
+        codes = exports.department_codes() if args.get("group_by") == "department" else None
+        rows = exports.stats_rows(body, lang, codes)
+        return _download(name, args["format"], exports.STATS_COLUMNS, rows, lang)
 
 
 @blp.route("/ratings/export")
@@ -162,7 +165,8 @@ class RatingsExport(MethodView):
                 raise NotFound("Department not found.")
             filters = replace(filters, department_id=scope)
         name = f"ratings-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.RATING_HEADER, exports.rating_rows(filters))
+        rows = exports.rating_rows(filters, lang=args["lang"])
+        return _download(name, args["format"], exports.RATING_COLUMNS, rows, args["lang"])
 
 
 @blp.route("/tickets/export")
@@ -178,7 +182,8 @@ class TicketsExport(MethodView):
         department leads; another department is 404."""
         filters = _kpi_filters(args)
         name = f"tickets-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.TICKET_HEADER, exports.ticket_rows(filters))
+        rows = exports.ticket_rows(filters, lang=args["lang"])
+        return _download(name, args["format"], exports.TICKET_COLUMNS, rows, args["lang"])
 
 
 @public_blp.route("/satisfaction")
