@@ -10,8 +10,11 @@ from reports.stats.service import GROUP_BY
 
 __all__ = [
     "ExportQuery",
+    "FunnelOut",
+    "FunnelQuery",
     "KpiOut",
     "KpiQuery",
+    "MonthlyReportQuery",
     "PublicSatisfactionOut",
     "SatisfactionOut",
     "SatisfactionQuery",
@@ -114,6 +117,45 @@ class KpiOut(KpiFigures):
 class ExportQuery(SatisfactionQuery):
     format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
     lang = lang_field()
+
+
+class MonthlyReportQuery(InSchema):
+    month = fields.Str(
+        validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$"),
+        metadata={"description": "The month, `YYYY-MM` (default: this month, Asia/Shanghai)."},
+    )
+    format = fields.Str(load_default="xlsx", validate=validate.OneOf(["xlsx"]))
+    lang = lang_field()
+
+
+class FunnelQuery(InSchema):
+    from_ = fields.Date(data_key="from", metadata={"description": "First Asia/Shanghai day (default: to - 29)."})
+    to = fields.Date(metadata={"description": "Last Asia/Shanghai day, included (default: today)."})
+    department = fields.Str(validate=CODE, metadata={"description": "Department code."})
+    region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
+    group_by = fields.Str(validate=validate.OneOf(["department", "region"]))
+
+
+class FunnelStages(Schema):
+    bad = fields.Int(metadata={"description": "差评: valid first bad reviews rated in the range"})
+    followed_up = fields.Int(metadata={"description": "已回访: verification callback done or case verified"})
+    confirmed = fields.Int(metadata={"description": "核实属实"})
+    rectifying = fields.Int(metadata={"description": "整改中: a rectification case was opened"})
+    accepted = fields.Int(metadata={"description": "已验收"})
+    published = fields.Int(metadata={"description": "已公开"})
+
+
+class FunnelGroup(Schema):
+    key = fields.Str()
+    label = fields.Str()
+    stages = fields.Nested(FunnelStages)
+
+
+class FunnelOut(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    stages = fields.Nested(FunnelStages)
+    groups = fields.List(fields.Nested(FunnelGroup))
 
 
 class PublicDepartment(Schema):

@@ -16,12 +16,16 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import Role
 from hotline.models import TicketType
-from reports.stats import exports, service
+from reports.stats import exports, monthly, service
+from reports.stats.funnel import FunnelFilters, funnel
 from reports.stats.kpis import KpiFilters, kpis
 from reports.stats.schemas import (
     ExportQuery,
+    FunnelOut,
+    FunnelQuery,
     KpiOut,
     KpiQuery,
+    MonthlyReportQuery,
     PublicSatisfactionOut,
     SatisfactionOut,
     SatisfactionQuery,
@@ -184,6 +188,40 @@ class TicketsExport(MethodView):
         name = f"tickets-{filters.start}-{filters.end}"
         rows = exports.ticket_rows(filters, lang=args["lang"])
         return _download(name, args["format"], exports.TICKET_COLUMNS, rows, args["lang"])
+
+
+@blp.route("/funnel")
+class Funnel(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(FunnelQuery, location="query")
+    @blp.response(200, FunnelOut)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The bad-review funnel over one cohort — valid first bad reviews rated in the range —
+        each stage a subset of the one before: 差评 → 已回访 → 核实属实 → 整改中 → 已验收 → 已公开
+        (docs/statistics.md). `group_by` adds the same per department or region. A handler sees
+        their own department only."""
+        scope = _kpi_filters(args)
+        filters = FunnelFilters(scope.start, scope.end, scope.department_id, scope.region_code)
+        return funnel(filters, args.get("group_by"))
+
+
+@blp.route("/monthly-report")
+class MonthlyReport(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(MonthlyReportQuery, location="query")
+    @blp.doc(**FILE_DOC)
+    def get(self, args: dict[str, Any]) -> Response:
+        """月度报告: one month as an XLSX workbook of four sheets — 汇总 (the headline rates with last
+        month's and the change), 市县, 部门, 差评整改 — each total row equal to `/satisfaction`,
+        `/kpis` and `/funnel` for the month. Written in constant memory and streamed. A handler
+        gets their own department's report."""
+        month = args.get("month") or local_date(utcnow()).strftime("%Y-%m")
+        scope = monthly.Scope(visible_department_id(require_staff()))
+        stream = monthly.workbook(month, scope, args["lang"])
+        response = Response(stream_with_context(stream), content_type=exports.MEDIA_TYPES["xlsx"])
+        response.headers["Content-Disposition"] = f'attachment; filename="monthly-report-{month}.xlsx"'
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @public_blp.route("/satisfaction")
