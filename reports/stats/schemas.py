@@ -18,6 +18,7 @@ __all__ = [
     "PublicSatisfactionOut",
     "SatisfactionOut",
     "SatisfactionQuery",
+    "ThreeRatesQuery",
     "TicketExportQuery",
 ]
 
@@ -126,6 +127,15 @@ class MonthlyReportQuery(InSchema):
     )
     format = fields.Str(load_default="xlsx", validate=validate.OneOf(["xlsx"]))
     lang = lang_field()
+
+
+class ThreeRatesQuery(InSchema):
+    month = fields.Str(
+        validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$"),
+        metadata={"description": "The month, `YYYY-MM` (default: this month, Asia/Shanghai)."},
+    )
+    group_by = fields.Str(load_default="region", validate=validate.OneOf(["region", "department"]))
+    region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
 
 
 class FunnelQuery(InSchema):

@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
 from core import refdata
@@ -16,7 +16,7 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import Role
 from hotline.models import TicketType
-from reports.stats import exports, monthly, service
+from reports.stats import exports, monthly, service, three_rates
 from reports.stats.funnel import FunnelFilters, funnel
 from reports.stats.kpis import KpiFilters, kpis
 from reports.stats.schemas import (
@@ -29,6 +29,7 @@ from reports.stats.schemas import (
     PublicSatisfactionOut,
     SatisfactionOut,
     SatisfactionQuery,
+    ThreeRatesQuery,
     TicketExportQuery,
 )
 
@@ -203,6 +204,24 @@ class Funnel(MethodView):
         scope = _kpi_filters(args)
         filters = FunnelFilters(scope.start, scope.end, scope.department_id, scope.region_code)
         return funnel(filters, args.get("group_by"))
+
+
+@blp.route("/three-rates")
+class ThreeRates(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(ThreeRatesQuery, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """三率 of a month per 市县 or department: 响应率 (signed for on time / dispatched), 解决率,
+        满意率 (each `{numerator, denominator, rate}` or `{valid, rate}`) and the composite
+        Σ weight × rate (weights in the body; null when a rate has nothing to count), best first.
+        A handler sees their own department only."""
+        month = args.get("month") or local_date(utcnow()).strftime("%Y-%m")
+        start, end = monthly.month_days(month)
+        scope = visible_department_id(require_staff())
+        region = refdata.get_region(args["region"]).code if args.get("region") else None
+        filters = KpiFilters(start=start, end=end, department_id=scope, region_code=region)
+        body = three_rates.ranking(filters, args["group_by"])
+        return Response(current_app.json.dumps({"month": month, **body}) + "\n", mimetype="application/json")
 
 
 @blp.route("/monthly-report")
