@@ -71,6 +71,19 @@ def _region() -> Region | None:
     return db.session.get(Region, code) if code else None
 
 
+def _month(end: date) -> str:
+    """`?month=YYYY-MM` for the 三率 and the monthly report; by default the last complete month at
+    `end` (its own month when `end` is that month's last day)."""
+    asked = request.args.get("month", "")
+    try:
+        return month_days(asked)[0].strftime("%Y-%m")
+    except ValueError:
+        pass
+    if (end + timedelta(days=1)).month != end.month:
+        return end.strftime("%Y-%m")
+    return (end.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
 def _change(now: float | None, before: float | None) -> float | None:
     return None if now is None or before is None else round(now - before, 4)
 
@@ -191,7 +204,7 @@ def dashboard() -> str:
         kpis.kpis(kpis.KpiFilters(before_start, before_end, department_id=scope, region_code=code)),
     )
     bad_reviews = funnel(FunnelFilters(start, end, scope, code))
-    month = end.strftime("%Y-%m")
+    month = _month(end)
     month_start, month_end = month_days(month)
     month_filters = kpis.KpiFilters(month_start, month_end, department_id=scope, region_code=code)
     overdue_rows, overdue_total = _overdue_rows(kpi_filters, user)

@@ -29,7 +29,7 @@ def test_the_manager_dashboard_has_tiles_charts_and_tables(client):
         "on_time_completion",
         "resolution_rate",
     ]
-    assert dict((k, c) for c, k in tiles)["satisfaction"] == "poor"  # 75% is below 95%
+    assert {k: c for c, k in tiles}["satisfaction"] == "poor"  # 75% is below 95%
     for chart in ("map-chart", "rank-chart", "trend-chart", "channel-chart", "funnel-chart"):
         assert f'id="{chart}"' in html
     assert "海口市仪表盘局" in html and "75.00%" in html
