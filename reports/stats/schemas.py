@@ -138,6 +138,41 @@ class ThreeRatesQuery(InSchema):
     region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
 
 
+class ResponseRate(Schema):
+    numerator = fields.Int(metadata={"description": "Tickets signed for by their sign-for deadline."})
+    denominator = fields.Int(metadata={"description": "Tickets whose last dispatch fell in the month."})
+    rate = fields.Float(allow_none=True)
+
+
+class SatisfactionRate(Schema):
+    valid = fields.Int()
+    rate = fields.Float(allow_none=True)
+
+
+class ThreeRatesRow(Schema):
+    key = fields.Str(metadata={"description": 'Region code or department id; "" for the total.'})
+    label = fields.Str()
+    response = fields.Nested(ResponseRate, metadata={"description": "响应率"})
+    resolution = fields.Nested(Ratio, metadata={"description": "解决率"})
+    satisfaction = fields.Nested(SatisfactionRate, metadata={"description": "满意率"})
+    composite = fields.Float(allow_none=True, metadata={"description": "Σ weight × rate; null if a rate is null."})
+
+
+class ThreeRatesWeights(Schema):
+    response = fields.Float()
+    resolution = fields.Float()
+    satisfaction = fields.Float()
+
+
+class ThreeRatesOut(Schema):
+    month = fields.Str()
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    weights = fields.Nested(ThreeRatesWeights)
+    total = fields.Nested(ThreeRatesRow)
+    groups = fields.List(fields.Nested(ThreeRatesRow), metadata={"description": "Best composite first."})
+
+
 class FunnelQuery(InSchema):
     from_ = fields.Date(data_key="from", metadata={"description": "First Asia/Shanghai day (default: to - 29)."})
     to = fields.Date(metadata={"description": "Last Asia/Shanghai day, included (default: today)."})

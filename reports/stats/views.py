@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from core import refdata
@@ -29,6 +29,7 @@ from reports.stats.schemas import (
     PublicSatisfactionOut,
     SatisfactionOut,
     SatisfactionQuery,
+    ThreeRatesOut,
     ThreeRatesQuery,
     TicketExportQuery,
 )
@@ -210,7 +211,8 @@ class Funnel(MethodView):
 class ThreeRates(MethodView):
     @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
     @blp.arguments(ThreeRatesQuery, location="query")
-    def get(self, args: dict[str, Any]) -> Response:
+    @blp.response(200, ThreeRatesOut)
+    def get(self, args: dict[str, Any]) -> Any:
         """三率 of a month per 市县 or department: 响应率 (signed for on time / dispatched), 解决率,
         满意率 (each `{numerator, denominator, rate}` or `{valid, rate}`) and the composite
         Σ weight × rate (weights in the body; null when a rate has nothing to count), best first.
@@ -220,8 +222,7 @@ class ThreeRates(MethodView):
         scope = visible_department_id(require_staff())
         region = refdata.get_region(args["region"]).code if args.get("region") else None
         filters = KpiFilters(start=start, end=end, department_id=scope, region_code=region)
-        body = three_rates.ranking(filters, args["group_by"])
-        return Response(current_app.json.dumps({"month": month, **body}) + "\n", mimetype="application/json")
+        return {"month": month, **three_rates.ranking(filters, args["group_by"])}
 
 
 @blp.route("/monthly-report")
