@@ -190,9 +190,13 @@ def stats_rows(
         )
 
 
-def department_codes() -> dict[str, str]:
-    """Department id (as the statistics API keys its groups) to code, for the code column."""
-    return {str(i): code for i, code in db.session.execute(select(Department.id, Department.code))}
+def group_codes(group_by: str | None) -> dict[str, str]:
+    """Department and service item ids (as the statistics API keys those groups) to the codes
+    people know, for the code column; other groups are keyed by their code already."""
+    model: Any = {"department": Department, "service": ServiceItem}.get(group_by or "")
+    if model is None:
+        return {}
+    return {str(i): code for i, code in db.session.execute(select(model.id, model.code))}
 
 
 def _rating_conditions(filters: Filters) -> list[Any]:

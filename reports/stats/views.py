@@ -150,8 +150,7 @@ class SatisfactionExport(MethodView):
         body = service.satisfaction(filters, args.get("group_by"))
         name = f"satisfaction-{filters.start}-{filters.end}"
         lang = args["lang"]
-        codes = exports.department_codes() if args.get("group_by") == "department" else None
-        rows = exports.stats_rows(body, lang, codes)
+        rows = exports.stats_rows(body, lang, exports.group_codes(args.get("group_by")))
         return _download(name, args["format"], exports.STATS_COLUMNS, rows, lang)
 
 
