@@ -16,6 +16,9 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     "WORKDAY_END_HOUR": 17,
     # 好差评: satisfaction target and rating levels.
     "SATISFACTION_TARGET": 0.95,
+    # 三率 composite (reports/stats/three_rates.py, docs/statistics.md): weights of 响应率, 解决率
+    # and 满意率, summing to 1.
+    "THREE_RATES_WEIGHTS": {"response": 0.1, "resolution": 0.45, "satisfaction": 0.45},
     "BAD_REVIEW_MAX_LEVEL": 2,
     "SATISFIED_MIN_LEVEL": 3,
     "GOOD_REVIEW_MIN_LEVEL": 4,

@@ -10,13 +10,25 @@ from reports.stats.service import GROUP_BY
 
 __all__ = [
     "ExportQuery",
+    "FunnelOut",
+    "FunnelQuery",
     "KpiOut",
     "KpiQuery",
+    "MonthlyReportQuery",
     "PublicSatisfactionOut",
     "SatisfactionOut",
     "SatisfactionQuery",
+    "ThreeRatesQuery",
     "TicketExportQuery",
 ]
+
+
+def lang_field() -> fields.Field:
+    return fields.Str(
+        load_default="zh",
+        validate=validate.OneOf(["zh", "en"]),
+        metadata={"description": "Column titles and labels in Chinese (default) or English."},
+    )
 
 
 class SatisfactionQuery(InSchema):
@@ -55,6 +67,7 @@ class TicketExportQuery(TicketFilterQuery):
     )
     to = fields.Date(metadata={"description": "Last Asia/Shanghai day of creation, included (default: today)."})
     format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+    lang = lang_field()
 
 
 class Ratio(Schema):
@@ -104,6 +117,90 @@ class KpiOut(KpiFigures):
 
 class ExportQuery(SatisfactionQuery):
     format = fields.Str(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+    lang = lang_field()
+
+
+class MonthlyReportQuery(InSchema):
+    month = fields.Str(
+        validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$"),
+        metadata={"description": "The month, `YYYY-MM` (default: this month, Asia/Shanghai)."},
+    )
+    format = fields.Str(load_default="xlsx", validate=validate.OneOf(["xlsx"]))
+    lang = lang_field()
+
+
+class ThreeRatesQuery(InSchema):
+    month = fields.Str(
+        validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$"),
+        metadata={"description": "The month, `YYYY-MM` (default: this month, Asia/Shanghai)."},
+    )
+    group_by = fields.Str(load_default="region", validate=validate.OneOf(["region", "department"]))
+    region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
+
+
+class ResponseRate(Schema):
+    numerator = fields.Int(metadata={"description": "Tickets signed for by their sign-for deadline."})
+    denominator = fields.Int(metadata={"description": "Tickets whose last dispatch fell in the month."})
+    rate = fields.Float(allow_none=True)
+
+
+class SatisfactionRate(Schema):
+    valid = fields.Int()
+    rate = fields.Float(allow_none=True)
+
+
+class ThreeRatesRow(Schema):
+    key = fields.Str(metadata={"description": 'Region code or department id; "" for the total.'})
+    label = fields.Str()
+    response = fields.Nested(ResponseRate, metadata={"description": "响应率"})
+    resolution = fields.Nested(Ratio, metadata={"description": "解决率"})
+    satisfaction = fields.Nested(SatisfactionRate, metadata={"description": "满意率"})
+    composite = fields.Float(allow_none=True, metadata={"description": "Σ weight × rate; null if a rate is null."})
+
+
+class ThreeRatesWeights(Schema):
+    response = fields.Float()
+    resolution = fields.Float()
+    satisfaction = fields.Float()
+
+
+class ThreeRatesOut(Schema):
+    month = fields.Str()
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    weights = fields.Nested(ThreeRatesWeights)
+    total = fields.Nested(ThreeRatesRow)
+    groups = fields.List(fields.Nested(ThreeRatesRow), metadata={"description": "Best composite first."})
+
+
+class FunnelQuery(InSchema):
+    from_ = fields.Date(data_key="from", metadata={"description": "First Asia/Shanghai day (default: to - 29)."})
+    to = fields.Date(metadata={"description": "Last Asia/Shanghai day, included (default: today)."})
+    department = fields.Str(validate=CODE, metadata={"description": "Department code."})
+    region = fields.Str(validate=CODE, metadata={"description": "Region (administrative) code."})
+    group_by = fields.Str(validate=validate.OneOf(["department", "region"]))
+
+
+class FunnelStages(Schema):
+    bad = fields.Int(metadata={"description": "差评: valid first bad reviews rated in the range"})
+    followed_up = fields.Int(metadata={"description": "已回访: verification callback done or case verified"})
+    confirmed = fields.Int(metadata={"description": "核实属实"})
+    rectifying = fields.Int(metadata={"description": "整改中: a rectification case was opened"})
+    accepted = fields.Int(metadata={"description": "已验收"})
+    published = fields.Int(metadata={"description": "已公开"})
+
+
+class FunnelGroup(Schema):
+    key = fields.Str()
+    label = fields.Str()
+    stages = fields.Nested(FunnelStages)
+
+
+class FunnelOut(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    stages = fields.Nested(FunnelStages)
+    groups = fields.List(fields.Nested(FunnelGroup))
 
 
 class PublicDepartment(Schema):

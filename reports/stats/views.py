@@ -16,15 +16,21 @@ from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.models import Role
 from hotline.models import TicketType
-from reports.stats import exports, service
+from reports.stats import exports, monthly, service, three_rates
+from reports.stats.funnel import FunnelFilters, funnel
 from reports.stats.kpis import KpiFilters, kpis
 from reports.stats.schemas import (
     ExportQuery,
+    FunnelOut,
+    FunnelQuery,
     KpiOut,
     KpiQuery,
+    MonthlyReportQuery,
     PublicSatisfactionOut,
     SatisfactionOut,
     SatisfactionQuery,
+    ThreeRatesOut,
+    ThreeRatesQuery,
     TicketExportQuery,
 )
 
@@ -124,8 +130,8 @@ FILE_DOC = {
 }
 
 
-def _download(name: str, fmt: str, header: Any, rows: Any) -> Response:
-    stream = exports.STREAMERS[fmt](header, rows)
+def _download(name: str, fmt: str, header: Any, rows: Any, lang: str = "zh") -> Response:
+    stream = exports.STREAMERS[fmt](header, rows, lang)
     response = Response(stream_with_context(stream), content_type=exports.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -143,7 +149,9 @@ class SatisfactionExport(MethodView):
         filters = filters_from(args)
         body = service.satisfaction(filters, args.get("group_by"))
         name = f"satisfaction-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.STATS_HEADER, exports.stats_rows(body))
+        lang = args["lang"]
+        rows = exports.stats_rows(body, lang, exports.group_codes(args.get("group_by")))
+        return _download(name, args["format"], exports.STATS_COLUMNS, rows, lang)
 
 
 @blp.route("/ratings/export")
@@ -162,7 +170,8 @@ class RatingsExport(MethodView):
                 raise NotFound("Department not found.")
             filters = replace(filters, department_id=scope)
         name = f"ratings-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.RATING_HEADER, exports.rating_rows(filters))
+        rows = exports.rating_rows(filters, lang=args["lang"])
+        return _download(name, args["format"], exports.RATING_COLUMNS, rows, args["lang"])
 
 
 @blp.route("/tickets/export")
@@ -178,7 +187,60 @@ class TicketsExport(MethodView):
         department leads; another department is 404."""
         filters = _kpi_filters(args)
         name = f"tickets-{filters.start}-{filters.end}"
-        return _download(name, args["format"], exports.TICKET_HEADER, exports.ticket_rows(filters))
+        rows = exports.ticket_rows(filters, lang=args["lang"])
+        return _download(name, args["format"], exports.TICKET_COLUMNS, rows, args["lang"])
+
+
+@blp.route("/funnel")
+class Funnel(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(FunnelQuery, location="query")
+    @blp.response(200, FunnelOut)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The bad-review funnel over one cohort — valid first bad reviews rated in the range —
+        each stage a subset of the one before: 差评 → 已回访 → 核实属实 → 整改中 → 已验收 → 已公开
+        (docs/statistics.md). `group_by` adds the same per department or region. A handler sees
+        their own department only."""
+        scope = _kpi_filters(args)
+        filters = FunnelFilters(scope.start, scope.end, scope.department_id, scope.region_code)
+        return funnel(filters, args.get("group_by"))
+
+
+@blp.route("/three-rates")
+class ThreeRates(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(ThreeRatesQuery, location="query")
+    @blp.response(200, ThreeRatesOut)
+    def get(self, args: dict[str, Any]) -> Any:
+        """三率 of a month per 市县 or department: 响应率 (signed for on time / dispatched), 解决率,
+        满意率 (each `{numerator, denominator, rate}` or `{valid, rate}`) and the composite
+        Σ weight × rate (weights in the body; null when a rate has nothing to count), best first.
+        A handler sees their own department only."""
+        month = args.get("month") or local_date(utcnow()).strftime("%Y-%m")
+        start, end = monthly.month_days(month)
+        scope = visible_department_id(require_staff())
+        region = refdata.get_region(args["region"]).code if args.get("region") else None
+        filters = KpiFilters(start=start, end=end, department_id=scope, region_code=region)
+        return {"month": month, **three_rates.ranking(filters, args["group_by"])}
+
+
+@blp.route("/monthly-report")
+class MonthlyReport(MethodView):
+    @guard(blp, Role.MANAGER, Role.ADMIN, Role.HANDLER)
+    @blp.arguments(MonthlyReportQuery, location="query")
+    @blp.doc(**FILE_DOC)
+    def get(self, args: dict[str, Any]) -> Response:
+        """月度报告: one month as an XLSX workbook of four sheets — 汇总 (the headline rates with last
+        month's and the change), 市县, 部门, 差评整改 — each total row equal to `/satisfaction`,
+        `/kpis` and `/funnel` for the month. Written in constant memory and streamed. A handler
+        gets their own department's report."""
+        month = args.get("month") or local_date(utcnow()).strftime("%Y-%m")
+        scope = monthly.Scope(visible_department_id(require_staff()))
+        stream = monthly.workbook(month, scope, args["lang"])
+        response = Response(stream_with_context(stream), content_type=exports.MEDIA_TYPES["xlsx"])
+        response.headers["Content-Disposition"] = f'attachment; filename="monthly-report-{month}.xlsx"'
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @public_blp.route("/satisfaction")

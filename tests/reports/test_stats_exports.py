@@ -35,7 +35,7 @@ def test_raw_ratings_stream_masked(client):
     assert response.headers["Content-Disposition"] == f'attachment; filename="ratings-{day}-{day}.csv"'
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = _csv(response)
-    assert rows[0] == list(exports.RATING_HEADER)
+    assert rows[0] == exports.titles(exports.RATING_COLUMNS) and rows[0][2] == "评价时间（北京时间）"
     assert [int(r[0]) for r in rows[1:]] == sorted(r.id for r in made)
     body = "\n".join(",".join(r) for r in rows)
     assert "张三丰" not in body and "13812345678" not in body and "138****5678" in body
@@ -58,14 +58,14 @@ def test_the_statistics_view_exports(client, fmt):
     data = b"".join(response.response)
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-        assert rows[0] == list(exports.STATS_HEADER)
-        assert rows[1][:4] == ["", "all", "2", "2"] and rows[2][:3] == [str(dept.id), dept.name, "2"]
-        assert rows[2][-1] == "0.5"
+        assert rows[0] == exports.titles(exports.STATS_COLUMNS) and rows[0][-3:] == ["满意率", "好评率", "差评率"]
+        assert rows[1][:4] == ["", "合计", "2", "2"] and rows[2][:3] == [dept.code, dept.name, "2"]
+        assert rows[2][-1] == "50.00%"
     else:
         with zipfile.ZipFile(io.BytesIO(data)) as book:
             sheet = book.read("xl/worksheets/sheet1.xml").decode()
             strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in book.namelist() else ""
-        assert dept.name in sheet + strings and "satisfaction_rate" in sheet + strings
+        assert dept.name in sheet + strings and "满意率" in sheet + strings
     assert client.get(url, headers=f.bearer(f.user(Role.AGENT))).status_code == 403
 
 

@@ -1,5 +1,6 @@
-"""The dashboard page: every chart drawn as SVG with marks and the 95% line, no inline styles or
-scripts; a handler sees their own department's figures and no ranking."""
+"""The dashboard page: headline tiles against the target with the previous period, every chart's
+container with its plain table beside it, the ECharts scripts from our own static folder, no inline
+styles or scripts; a region filter; a handler sees their own department's figures and no ranking."""
 
 import re
 from datetime import date
@@ -10,7 +11,7 @@ import ratings_factories as rf
 from core.models import Role
 
 
-def test_the_manager_dashboard_draws_every_chart(client):
+def test_the_manager_dashboard_has_tiles_charts_and_tables(client):
     dept = f.department(name="海口市仪表盘局")
     for level in (1, 4, 5, 5):
         rf.rate(rf.event(dept), level)
@@ -18,12 +19,59 @@ def test_the_manager_dashboard_draws_every_chart(client):
     response = client.get("/stats?trend=week")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    svgs = re.findall(r"<svg .*?</svg>", html, re.S)
-    assert len(svgs) == 5
-    assert all('class="mark"' in svg for svg in svgs)
-    assert sum('class="target"' in svg for svg in svgs) == 3  # trend, departments, regions
-    assert "海口市仪表盘局" in html and "75.0%" in html
-    assert " style=" not in html and "<script" not in html.split("</header>")[-1]
+    tiles = re.findall(r'<li class="tile (\w+)" data-key="(\w+)">', html)
+    assert [key for _, key in tiles] == [
+        "satisfaction",
+        "good",
+        "bad",
+        "bad_review_callback_timeliness",
+        "rectification_on_time",
+        "on_time_completion",
+        "resolution_rate",
+    ]
+    assert {k: c for c, k in tiles}["satisfaction"] == "poor"  # 75% is below 95%
+    for chart in ("map-chart", "rank-chart", "trend-chart", "channel-chart", "funnel-chart"):
+        assert f'id="{chart}"' in html
+    assert "海口市仪表盘局" in html and "75.00%" in html
+    assert len(re.findall(r'<tr data-region="\d+">', html)) == 19
+    assert '<script src="/static/stats/vendor/echarts-5.6.0/echarts.min.js" defer></script>' in html
+    assert '<script src="/static/stats/dashboard.js" defer></script>' in html
+    assert " style=" not in html and "<script>" not in html
+    assert re.findall(r"<script(?![^>]*src=)", html) == []
+    assert client.get("/static/stats/vendor/echarts-4.9.0/map/json/province/hainan.json").status_code == 200
+    assert client.get("/static/stats/vendor/echarts-5.6.0/LICENSE").status_code == 200
+
+
+def test_the_region_filter_narrows_the_whole_page(client):
+    haikou, sanya = f.department(name="海口市筛选局"), f.department(region="460200", name="三亚市筛选局")
+    rf.rate(rf.event(haikou), 5)
+    rf.rate(rf.event(sanya), 1)
+    f.login(client, f.user(Role.MANAGER))
+    everything = client.get("/stats").get_data(as_text=True)
+    assert "海口市筛选局" in everything and "三亚市筛选局" in everything
+    html = client.get("/stats?region=460100").get_data(as_text=True)
+    ranking = html.split('id="department-table"')[1].split("</table>")[0]
+    assert "海口市筛选局" in ranking and "三亚市筛选局" not in ranking
+    tile = html.split('data-key="satisfaction"')[1].split("</li>")[0]
+    assert "100.00%" in tile
+    assert 'id="region-note"' in html
+
+
+def test_one_colour_rule_at_the_target(client):
+    """Issue 19: 定安县 at "95.0 %" was red while 琼中 at "95.0 %" was green. Rates show two decimals
+    and a rate at or above the target is good, in the tiles and in every table."""
+    dingan, qiongzhong = f.department(region="469021"), f.department(region="469030")
+    for level in [5] * 19 + [1]:  # 95.00%: exactly the target
+        rf.rate(rf.event(dingan), level)
+    for level in [5] * 18 + [1]:  # 94.74%
+        rf.rate(rf.event(qiongzhong), level)
+    f.login(client, f.user(Role.MANAGER))
+    html = client.get("/stats").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-region="(\d+)">[^\n]*?<span class="badge ?(\w*)">', html))
+    assert rows["469021"] == "ok" and rows["469030"] == "bad"
+    assert '<span class="badge ok">95.00%</span>' in html and '<span class="badge bad">94.74%</span>' in html
+    dingan_only = client.get("/stats?region=469021").get_data(as_text=True)
+    assert '<li class="tile good" data-key="satisfaction">' in dingan_only
 
 
 def test_a_handler_sees_their_own_department(client):
@@ -32,7 +80,7 @@ def test_a_handler_sees_their_own_department(client):
     rf.rate(rf.event(other), 1)
     f.login(client, f.user(Role.HANDLER, dept))
     html = client.get("/stats").get_data(as_text=True)
-    assert "100.0%" in html and "别的部门" not in html
+    assert "100.00%" in html and "别的部门" not in html
     f.login(client, f.user(Role.AGENT))
     assert client.get("/stats").status_code == 403
 

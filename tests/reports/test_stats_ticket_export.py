@@ -38,13 +38,14 @@ def test_tickets_stream_masked(client):
     day = local_date(utcnow()).isoformat()
     assert response.headers["Content-Disposition"] == f'attachment; filename="tickets-{day}-{day}.csv"'
     rows = _csv(response)
-    assert rows[0] == list(exports.TICKET_HEADER)
-    by_number = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert rows[0] == exports.titles(exports.TICKET_COLUMNS)
+    by_number = {r[0]: dict(zip(exports.TICKET_HEADER, r, strict=True)) for r in rows[1:]}
     assert set(by_number) == {closed.number, secret.number, elsewhere.number}
     row = by_number[closed.number]
     assert row["caller_name"] == "张**" and row["caller_phone"] == "138****5678"
     assert row["address"] == "海口市美兰区…" and row["lead_department"] == dept.code
-    assert row["closed_on_time"] == "True" and float(row["handling_working_hours"]) >= 0
+    assert row["lead_department_name"] == dept.name
+    assert row["closed_on_time"] == "是" and float(row["handling_working_hours"]) >= 0
     assert "13812345678" not in row["content"] and "460100199001011234" not in row["content"]
     hidden = by_number[secret.number]
     assert hidden["caller_name"] == "" and hidden["caller_phone"] == "" and hidden["closed_at"] == ""
@@ -84,9 +85,9 @@ def test_xlsx_opens_in_a_spreadsheet_library(client):
     assert response.mimetype == exports.MEDIA_TYPES["xlsx"]
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.response)), read_only=True)
     rows = [list(r) for r in book.active.iter_rows(values_only=True)]
-    assert rows[0] == list(exports.TICKET_HEADER)
+    assert rows[0] == exports.titles(exports.TICKET_COLUMNS)
     assert len(rows) == 2 and rows[1][0] == made.number
-    row = dict(zip(rows[0], rows[1], strict=True))
+    row = dict(zip(exports.TICKET_HEADER, rows[1], strict=True))
     assert row["caller_phone"] == "138****5678" and row["caller_name"] == "张**"
 
 
