@@ -19,7 +19,7 @@ from callbacks.models import (
     RectificationCase,
 )
 from core.auth import get_visible, visible_department_id
-from core.calendar import deadline_after, local_date
+from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, ValidationFailed
@@ -416,9 +416,39 @@ def resend_follow_up(case: RectificationCase, actor: User) -> CitizenMessage:
 # --- worklists ----------------------------------------------------------------------------
 
 
-def callbacks_query(user: User, status: str | None = None, purpose: str | None = None) -> Select[Callback]:
-    stmt = select(Callback).order_by(Callback.due_at, Callback.id)
+DUE_WINDOWS = ("overdue", "today", "later")
+
+
+def callbacks_query(
+    user: User,
+    status: str | None = None,
+    purpose: str | None = None,
+    *,
+    due: str | None = None,
+    department_id: int | None = None,
+    region_code: str | None = None,
+    newest_due_first: bool = False,
+) -> Select[Callback]:
+    """Callbacks `user` may see, by due time (soonest first unless `newest_due_first`), filtered by
+    status, purpose, due window (overdue / due today / later; pending only), department, region."""
+    if newest_due_first:
+        stmt = select(Callback).order_by(Callback.due_at.desc(), Callback.id.desc())
+    else:
+        stmt = select(Callback).order_by(Callback.due_at, Callback.id)
     now = utcnow()
+    if due in DUE_WINDOWS:
+        stmt = stmt.where(Callback.status == CallbackStatus.PENDING)
+        tonight = end_of_day(local_date(now))
+        if due == "overdue":
+            stmt = stmt.where(Callback.due_at < now)
+        elif due == "today":
+            stmt = stmt.where(Callback.due_at >= now, Callback.due_at <= tonight)
+        else:
+            stmt = stmt.where(Callback.due_at > tonight)
+    if department_id is not None:
+        stmt = stmt.where(Callback.department_id == department_id)
+    if region_code:
+        stmt = stmt.where(Callback.region_code == region_code)
     if status == "overdue":
         stmt = stmt.where(Callback.status == CallbackStatus.PENDING, Callback.due_at < now)
     elif status == "pending":
@@ -431,6 +461,23 @@ def callbacks_query(user: User, status: str | None = None, purpose: str | None =
     if scope is not None:
         stmt = stmt.where(Callback.department_id == scope)
     return stmt
+
+
+def next_due(user: User, after: Callback | None = None) -> Callback | None:
+    """The pending callback to work next: soonest due, after `after` in the worklist's order (so
+    a callback still pending after a failed attempt is not offered again at once), else from the top."""
+    stmt = callbacks_query(user, "pending")
+    if after is not None:
+        later = db.session.scalar(
+            stmt.where(
+                Callback.id != after.id,
+                (Callback.due_at > after.due_at) | ((Callback.due_at == after.due_at) & (Callback.id > after.id)),
+            ).limit(1)
+        )
+        if later is not None:
+            return later
+        stmt = stmt.where(Callback.id != after.id)
+    return db.session.scalar(stmt.limit(1))
 
 
 def worklist(user: User) -> dict[str, list[Callback]]:

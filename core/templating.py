@@ -1,8 +1,10 @@
 """Jinja filters every package's templates share: local times and masking."""
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from core.calendar import local_tz
@@ -26,8 +28,20 @@ def message_status_label(status: str) -> str:
     return str(MESSAGE_STATUS_LABELS.get(status, status))
 
 
+def local_name(obj: Any) -> str:
+    """A department's, region's or service item's name in the page's language: `name_en` in
+    English mode where there is one, the Chinese name otherwise."""
+    if obj is None:
+        return ""
+    english: str = getattr(obj, "name_en", "") or ""
+    if english and str(get_locale()) == "en":
+        return english
+    return str(obj.name)
+
+
 def init_templating(app: Flask) -> None:
     app.add_template_global(message_status_label, "message_status_label")
+    app.add_template_global(local_name, "local_name")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(scrub_text, "scrub")
