@@ -23,7 +23,8 @@ from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, ValidationFailed
-from core.models import CitizenMessage, User
+from core.models import CitizenMessage, Role, User
+from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
 
@@ -284,7 +285,17 @@ def _open_case(rating: Any, status: CaseStatus, actor: User | None, note: str) -
         _start_clock(case)
     _event(case, "opened", "", actor, note)
     db.session.flush()
+    if status == CaseStatus.TO_VERIFY:
+        _tell_department(case, "case_opened", f"整改 #{case.id}：收到一条匿名差评，请核实。")
+    else:
+        _tell_department(case, "case_opened", f"整改 #{case.id}：差评经回访核实属实，请限期整改。")
     return case
+
+
+def _tell_department(case: RectificationCase, kind: str, message: str) -> None:
+    """Notify the responsible department's handlers of a step on one of its cases (no personal
+    data in the message: the case page shows what the reader may see)."""
+    notify(staff_with_role(Role.HANDLER, case.department_id), kind, message, "case", case.id)
 
 
 def _start_clock(case: RectificationCase) -> None:
@@ -349,6 +360,7 @@ def accept_case(case: RectificationCase, actor: User, note: str = "") -> Rectifi
     case.manager_note = note
     _event(case, "accepted", old, actor, note)
     db.session.flush()
+    _tell_department(case, "case_accepted", f"整改 #{case.id}：整改报告已验收通过。")
     case_accepted.send(current_app._get_current_object(), case=case)  # type: ignore[attr-defined]
     rating = ratings_service.get_rating(case.rating_id)
     if schedule_report_back(case, rating) is None:
@@ -366,6 +378,7 @@ def send_back(case: RectificationCase, actor: User, note: str) -> RectificationC
     case.manager_note = note
     _event(case, "sent_back", old, actor, note)
     db.session.flush()
+    _tell_department(case, "case_sent_back", f"整改 #{case.id}：整改报告被退回，请补充后重新提交。")
     return case
 
 

@@ -39,9 +39,20 @@ def local_name(obj: Any) -> str:
     return str(obj.name)
 
 
+def unread_notifications() -> int:
+    """The signed-in staff member's unread notifications, for the header (0 when signed out)."""
+    from core.auth import current_user
+    from core.notify import unread_count
+
+    if not getattr(current_user, "is_authenticated", False):
+        return 0
+    return unread_count(current_user)
+
+
 def init_templating(app: Flask) -> None:
     app.add_template_global(message_status_label, "message_status_label")
     app.add_template_global(local_name, "local_name")
+    app.add_template_global(unread_notifications, "unread_notifications")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(scrub_text, "scrub")

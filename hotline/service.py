@@ -437,7 +437,10 @@ def dispatch(
         ticket.assisting_departments = assisting
         ticket.dispatched_at = moment
 
-    return _move("dispatch", ticket, actor, note, now, expected_version, change)
+    moved = _move("dispatch", ticket, actor, note, now, expected_version, change)
+    message = f"工单 {ticket.number} 已派至本单位，请及时签收。"
+    notify(staff_with_role(Role.HANDLER, lead.id), "ticket_dispatched", message, "ticket", ticket.id)
+    return moved
 
 
 def merge(
