@@ -15,8 +15,38 @@ STATUS_LABELS = {
 }
 
 
+# 下一步: for each case status, the step that comes next and the role that takes it.
+NEXT_STEP = {
+    "to_verify": (_l("Verify whether the review describes a real problem"), _l("Department handler")),
+    "open": (_l("Rectify the problem and report what was done"), _l("Department handler")),
+    "submitted": (_l("Accept the report or send it back"), _l("Manager")),
+    "accepted": (_l("Call the citizen back to report what was done; the case is then published"), _l("Call agent")),
+    "published": (_l("Nothing more: published on the feedback board; the citizen may rate once more"), None),
+    "dismissed": (_l("Nothing more: verification found no real problem"), None),
+}
+EVENT_LABELS = {
+    "opened": _l("Opened"),
+    "verified": _l("Verified"),
+    "dismissed": _l("Dismissed"),
+    "submitted": _l("Report submitted"),
+    "accepted": _l("Report accepted"),
+    "sent_back": _l("Sent back"),
+    "published": _l("Published"),
+}
+
+
 def case_status_label(value: str) -> str:
     return str(STATUS_LABELS.get(value, value))
+
+
+def case_event_label(value: str) -> str:
+    return str(EVENT_LABELS.get(value, value))
+
+
+def case_next_step(value: str) -> tuple[str, str]:
+    """The next step of a case in this status and who takes it ("" when nobody does)."""
+    step, role = NEXT_STEP.get(value, ("", None))
+    return str(step), str(role) if role is not None else ""
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -28,6 +58,8 @@ def init_app(app: Flask, api: Api) -> None:
     api.register_blueprint(views.public_blp)
     app.register_blueprint(pages.bp)
     app.jinja_env.globals["case_status_label"] = case_status_label
+    app.jinja_env.globals["case_event_label"] = case_event_label
+    app.jinja_env.globals["case_next_step"] = case_next_step
     listeners.connect()
     jobs.register_jobs(app.config["FOLLOW_UP_SWEEP_SECONDS"])
     # The demo loaders write in bulk, without signals: give the demo's history its callbacks.

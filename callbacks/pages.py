@@ -16,6 +16,7 @@ from core.errors import DomainError
 from core.models import Department, Region, Role
 from core.pagination import paginate
 from core.unit_of_work import discard
+from ratings.labels import LEVEL_LABELS
 
 bp = Blueprint(
     "callbacks_pages",
@@ -233,6 +234,7 @@ def case_detail(case_id: int) -> Any:
         "callbacks/case.html",
         case=case,
         rating=rating,
+        level_label=str(LEVEL_LABELS.get(rating.level, rating.level)),
         role=user.role.value,
         follow_up_messages=service.follow_up_messages(case),
         shown=lambda text: service.case_text(case, text or "", user),

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from callbacks import service as callbacks_service
 from callbacks.models import Callback, CallbackStatus, Purpose, RectificationCase
+from core import messages
 from core.models import Role
 from ratings import service as ratings_service
 
@@ -131,6 +132,14 @@ def test_agent_works_ten_callbacks_with_the_keyboard(live_server, live_db, brows
     live_db.session.rollback()
     done = live_db.session.scalars(select(Callback).where(Callback.id.in_(order)))
     assert all(not cb.is_open for cb in done)
+    # The three report-backs published their cases: each citizen's 追评 link goes out by text.
+    sent = []
+    messages.set_sender(sent.append)
+    try:
+        messages.deliver_due()
+    finally:
+        messages.set_sender(None)
+    assert {f"1370000000{i}" for i in range(3)} <= {m.phone for m in sent}
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     small = phone.new_page()

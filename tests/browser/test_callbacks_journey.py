@@ -65,7 +65,7 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     _sign_in(page, base, names[2])
     page.goto(f"{base}/cases/{case_id}")
     page.fill("#action_taken", "已约谈窗口人员，增设导办岗")
-    page.click("text=提交整改报告")
+    page.get_by_role("button", name="提交整改报告").click()
     assert "待验收" in page.inner_text("main")
     _sign_out(page)
 
