@@ -13,6 +13,7 @@ from callbacks.models import AttemptResult, Callback, CaseStatus, Purpose
 from core.auth import require_staff, roles_required
 from core.db import db
 from core.errors import DomainError
+from core.localize import chinese, localize
 from core.models import Department, Region, Role
 from core.pagination import paginate
 from core.unit_of_work import discard
@@ -27,6 +28,11 @@ bp = Blueprint(
 )
 
 CALLERS = (Role.AGENT, Role.MANAGER)
+
+
+def _sep() -> str:
+    """The colon between a label and its text: full-width in Chinese."""
+    return "：" if chinese() else ": "
 
 
 def _form_bool(name: str) -> bool | None:
@@ -168,7 +174,7 @@ def record_attempt(callback_id: int) -> Response:
         return redirect(back if request.form.get("from") == "detail" else url_for("callbacks_pages.worklist"))
     except DomainError as error:
         discard()
-        flash(f"{_('Not saved')}：{_(error.message)}", "alert")
+        flash(f"{_('Not saved')}{_sep()}{localize(error.message, error.status)}", "alert")
         return redirect(back if request.form.get("from") == "detail" else url_for("callbacks_pages.worklist"))
     if request.form.get("next"):
         upcoming = service.next_due(user, after=callback)
@@ -225,7 +231,7 @@ def case_detail(case_id: int) -> Any:
             flash(_("Saved."), "notice")
         except DomainError as error:
             discard()
-            flash(f"{_('Not saved')}: {error.message}", "alert")
+            flash(f"{_('Not saved')}{_sep()}{localize(error.message, error.status)}", "alert")
         return redirect(url_for("callbacks_pages.case_detail", case_id=case_id))
     from ratings import service as ratings_service
 

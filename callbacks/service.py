@@ -62,7 +62,7 @@ def schedule_verification(rating: Any) -> Callback | RectificationCase:
     if existing is not None:
         return existing
     if not rating.contact_phone and rating.department_id is not None:
-        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="anonymous bad review, no contact")
+        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="")  # nothing verified yet
     # With a phone: call to verify. With neither a phone nor a department: still a callback, so an
     # agent routes it.
     return _new_callback(
@@ -247,7 +247,7 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
     rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
     legal = hotline_service.allowed_moves(ticket)
     if rating.is_bad_review and "reopen" in legal:
-        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意 citizen not satisfied")
+        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意")
     elif not rating.is_bad_review and "callback" in legal:
         hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}")
 

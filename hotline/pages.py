@@ -19,6 +19,7 @@ from core.auth import require_staff, roles_required
 from core.calendar import local_tz
 from core.db import db, utcnow
 from core.errors import Conflict, DomainError
+from core.localize import chinese, localize, localize_errors
 from core.models import Department, Notification, Region, Role, ServiceItem, User
 from core.notify import unread_for
 from core.unit_of_work import discard
@@ -195,9 +196,10 @@ def intake() -> Any:
     try:
         ticket = service.create_ticket(TicketIn().load(data), staff)
     except ValidationError as exc:
-        return _intake_form(values, exc.messages_dict, None, 422)
+        return _intake_form(values, localize_errors(exc.messages_dict), None, 422)
     except DomainError as exc:
-        return _intake_form(values, exc.errors or {"form": [exc.message]}, None, exc.status)
+        errors = localize_errors(exc.errors) if exc.errors else {"form": [localize(exc.message, exc.status)]}
+        return _intake_form(values, errors, None, exc.status)
     flash(_("Ticket %(number)s created.", number=ticket.number), "notice")
     return redirect(url_for(".ticket_page", number=ticket.number))
 
@@ -264,8 +266,16 @@ def _refusal(exc: DomainError) -> str:
         return _("This move is not possible now. Possible moves: %(moves)s", moves=moves)
     if isinstance(exc, Conflict):
         return _("Someone else changed this ticket meanwhile; it has been reloaded. Please try again.")
-    details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
-    return f"{exc.message} {details}".strip()
+    return f"{localize(exc.message, exc.status)} {_field_errors(exc.errors)}".strip()
+
+
+def _field_errors(errors: dict[str, Any]) -> str:
+    """Field errors for a banner, in the page's language (the messages, not the field keys)."""
+    messages: list[str] = []
+    for value in localize_errors(errors).values():
+        items = value if isinstance(value, list) else [value]
+        messages.extend(str(v) for v in items if isinstance(v, str))
+    return ("；" if chinese() else "; ").join(dict.fromkeys(messages))
 
 
 @bp.route("/hotline/tickets/<number>/<move>", methods=["POST"])
@@ -283,7 +293,7 @@ def make_move(number: str, move: str) -> Response:
         flash(_("Done: %(move)s.", move=labels.label(labels.MOVE, move)), "notice")
     except ValidationError as exc:
         discard()
-        flash("; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages_dict.items()), "alert")
+        flash(_field_errors(exc.messages_dict), "alert")
     except DomainError as exc:
         discard()
         flash(_refusal(exc), "alert")
