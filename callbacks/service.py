@@ -23,7 +23,7 @@ from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, ValidationFailed
-from core.models import CitizenMessage, Role, User
+from core.models import CitizenMessage, Notification, Role, User
 from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
@@ -553,6 +553,23 @@ def overdue_unescalated_callbacks(limit: int = 500) -> list[Callback]:
     pending = Callback.status == CallbackStatus.PENDING
     stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
     return _claim(stmt.order_by(Callback.due_at), limit)
+
+
+def cases_due_by_tomorrow_unreminded(limit: int = 500) -> list[RectificationCase]:
+    """Open cases due before the end of tomorrow (local time), not yet overdue, whose department
+    has not been reminded (a `case_due_soon` notification is the mark: reminded once)."""
+    now = utcnow()
+    horizon = end_of_day(local_date(now) + timedelta(days=1))
+    reminded = select(Notification.subject_id).where(
+        Notification.kind == "case_due_soon", Notification.subject_type == "case"
+    )
+    stmt = select(RectificationCase).where(
+        RectificationCase.status == CaseStatus.OPEN,
+        RectificationCase.due_at >= now,
+        RectificationCase.due_at <= horizon,
+        RectificationCase.id.not_in(reminded),
+    )
+    return _claim(stmt.order_by(RectificationCase.due_at), limit)
 
 
 def overdue_unescalated_cases(limit: int = 500) -> list[RectificationCase]:

@@ -66,3 +66,36 @@ def test_handler_is_notified_when_a_report_is_sent_back_or_accepted(client):
     db.session.commit()
     kinds = [n["kind"] for n in _api(client, people["handler"])["items"]]
     assert {"case_opened", "case_sent_back", "case_accepted"} <= set(kinds)
+
+
+def test_handlers_are_reminded_once_the_day_before_a_case_is_due(client):
+    from datetime import timedelta
+
+    from callbacks import jobs
+    from core.db import utcnow
+
+    dept = f.department()
+    people = staff(dept)
+    bad_rating(dept, name="", phone="")
+    case = db.session.scalar(select(RectificationCase).order_by(RectificationCase.id.desc()))
+    service.verify_case(case, people["handler"], True, "属实")
+    case.due_at = utcnow() + timedelta(days=20)
+    db.session.commit()
+    jobs.remind_cases_due_tomorrow()
+    assert "case_due_soon" not in {n["kind"] for n in _api(client, people["handler"])["items"]}
+    case.due_at = utcnow() + timedelta(hours=2)
+    db.session.commit()
+    jobs.remind_cases_due_tomorrow()
+    jobs.remind_cases_due_tomorrow()  # once only
+    kinds = [n["kind"] for n in _api(client, people["handler"])["items"]]
+    assert kinds.count("case_due_soon") == 1
+
+
+def test_dispatch_accepts_a_department_name(client):
+    from hotline import service as hotline_service
+
+    dept = f.department(name="海口市住房和城乡建设局")
+    agent = f.user("agent")
+    ticket = hf.ticket(agent)
+    hotline_service.dispatch(ticket, agent, "海口市住房和城乡建设局")
+    assert ticket.lead_department_id == dept.id

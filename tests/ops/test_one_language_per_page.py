@@ -106,3 +106,15 @@ def test_staff_forms_answer_in_english(client):
         for line in text.splitlines():
             if CJK.search(line) and not re.search(r"测试部门|市民来电|张|海口|小区|窗口|[0-9]{4}-", line):
                 pytest.fail(f"{url}: untranslated {line.strip()!r}")
+
+
+def test_english_mode_shows_english_names(client):
+    dept = f.department(name="海口市住房和城乡建设局", name_en="Haikou Housing and Urban-Rural Development Bureau")
+    agent = f.user(Role.AGENT)
+    ticket = hf.ticket(agent, dept=dept)
+    db.session.commit()
+    f.login(client, agent)
+    english = client.get(f"/hotline/tickets/{ticket.number}?lang=en").get_data(as_text=True)
+    assert "Haikou Housing and Urban-Rural Development Bureau" in english and "海口市住房和城乡建设局" not in english
+    chinese = client.get(f"/hotline/tickets/{ticket.number}?lang=zh").get_data(as_text=True)
+    assert "海口市住房和城乡建设局" in chinese
