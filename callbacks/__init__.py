@@ -1,7 +1,7 @@
 """回访 and 整改: callbacks for every bad review and closed ticket, rectification by the
 responsible department, and the public feedback board."""
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 
@@ -52,6 +52,7 @@ def case_next_step(value: str) -> tuple[str, str]:
 def init_app(app: Flask, api: Api) -> None:
     from callbacks import demo, jobs, listeners, pages, views
     from core.demo import register_demo_finisher
+    from core.notify import register_subject_link
     from core.pages import add_nav_link
 
     api.register_blueprint(views.blp)
@@ -61,6 +62,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.jinja_env.globals["case_event_label"] = case_event_label
     app.jinja_env.globals["case_next_step"] = case_next_step
     listeners.connect()
+    register_subject_link("case", lambda case_id: url_for("callbacks_pages.case_detail", case_id=case_id))
+    register_subject_link("callback", lambda cb_id: url_for("callbacks_pages.callback_detail", callback_id=cb_id))
     jobs.register_jobs(app.config["FOLLOW_UP_SWEEP_SECONDS"])
     # The demo loaders write in bulk, without signals: give the demo's history its callbacks.
     register_demo_finisher("callbacks", demo.load_demo_history)

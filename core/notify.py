@@ -98,3 +98,18 @@ def mark_all_read(user: User) -> int:
         .values(read_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Where a notification's subject lives, by subject type: each package registers its own pages.
+_LINKS: dict[str, Callable[[int], str]] = {}
+
+
+def register_subject_link(subject_type: str, build: Callable[[int], str]) -> None:
+    """Let notifications about `subject_type` link to its page (`build(subject_id)` → URL)."""
+    _LINKS[subject_type] = build
+
+
+def subject_link(note: Notification) -> str | None:
+    """The page a notification is about, when its package registered one."""
+    build = _LINKS.get(note.subject_type)
+    return build(note.subject_id) if build is not None and note.subject_id is not None else None

@@ -53,6 +53,9 @@ def init_templating(app: Flask) -> None:
     app.add_template_global(message_status_label, "message_status_label")
     app.add_template_global(local_name, "local_name")
     app.add_template_global(unread_notifications, "unread_notifications")
+    from core.notify import subject_link
+
+    app.add_template_global(subject_link, "notification_link")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
     app.add_template_filter(scrub_text, "scrub")

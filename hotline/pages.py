@@ -22,6 +22,7 @@ from core.errors import Conflict, DomainError
 from core.localize import chinese, localize, localize_errors
 from core.models import Department, Notification, Region, Role, ServiceItem, User
 from core.notify import unread_for
+from core.templating import local_name
 from core.unit_of_work import discard
 from hotline import labels, queries, service
 from hotline.models import Channel, Ticket, TicketStatus, TicketType, Urgency
@@ -51,9 +52,28 @@ QUERY_LISTS = ("status", "type")
 PICKER_FIELDS = ("region_code", "lead_department", "department", "service_item")
 
 
-def _code(value: str) -> str:
-    """Pickers show "CODE name"; the first word is the code."""
-    return value.split()[0] if value.strip() else ""
+def _code(value: str, key: str = "") -> str:
+    """Pickers show "CODE name"; the first word is the code. A name typed alone (Chinese or
+    English) stands for its code too."""
+    value = value.strip()
+    if not value:
+        return ""
+    model = PICKER_MODELS.get(key)
+    if model is None or " " in value:
+        return value.split()[0]
+    key_column = model.code
+    if db.session.scalar(select(key_column).where(key_column == value)) is not None:
+        return value
+    named = db.session.scalar(select(key_column).where((model.name == value) | (model.name_en == value)).limit(1))
+    return str(named) if named is not None else value
+
+
+PICKER_MODELS: dict[str, Any] = {
+    "region_code": Region,
+    "lead_department": Department,
+    "department": Department,
+    "service_item": ServiceItem,
+}
 
 
 def form_data(source: MultiDict[str, str], lists: tuple[str, ...] = FORM_LISTS) -> dict[str, Any]:
@@ -64,12 +84,12 @@ def form_data(source: MultiDict[str, str], lists: tuple[str, ...] = FORM_LISTS) 
         if key in ("csrf_token", "action"):
             continue
         if key in lists:
-            values = [_code(v) for raw in source.getlist(key) for v in raw.replace("，", ",").split(",")]
+            values = [_code(v, "department") for raw in source.getlist(key) for v in raw.replace("，", ",").split(",")]
             data[key] = [v for v in values if v]
             continue
         value = source.get(key, "").strip()
         if value:
-            data[key] = _code(value) if key in PICKER_FIELDS else value
+            data[key] = _code(value, key) if key in PICKER_FIELDS else value
     return data
 
 
@@ -170,9 +190,12 @@ def _pickers() -> dict[str, Any]:
 
 
 def _last_region(agent: User) -> str:
-    """Sensible default: the region of the agent's last ticket (agents mostly serve one city)."""
+    """Sensible default: the region of the agent's last ticket (agents mostly serve one city),
+    shown as the picker shows it ("CODE name"), never a bare code."""
     stmt = select(Ticket.region_code).where(Ticket.created_by_id == agent.id).order_by(Ticket.id.desc()).limit(1)
-    return db.session.scalar(stmt) or "460100"
+    code = db.session.scalar(stmt) or "460100"
+    region = db.session.get(Region, code)
+    return f"{code} {local_name(region)}" if region is not None else code
 
 
 def _intake_form(values: dict[str, Any], errors: dict[str, Any], hints: list[Any] | None, status: int = 200) -> Any:

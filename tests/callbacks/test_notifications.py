@@ -39,6 +39,7 @@ def test_handler_is_notified_of_a_dispatched_ticket_and_an_opened_case(client):
     f.login(client, people["handler"])
     page = client.get("/hotline/notifications").get_data(as_text=True)
     assert ticket.number in page and f"#{case.id}" in page
+    assert f'href="/cases/{case.id}"' in page  # each notification links to what it is about
     assert 'id="unread-count">2<' in client.get("/cases").get_data(as_text=True)
 
     client.post("/logout")

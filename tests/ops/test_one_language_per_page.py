@@ -118,3 +118,28 @@ def test_english_mode_shows_english_names(client):
     assert "Haikou Housing and Urban-Rural Development Bureau" in english and "海口市住房和城乡建设局" not in english
     chinese = client.get(f"/hotline/tickets/{ticket.number}?lang=zh").get_data(as_text=True)
     assert "海口市住房和城乡建设局" in chinese
+
+
+def test_intake_pickers_take_names_and_show_code_with_name(client):
+    from hotline.models import Ticket
+
+    dept = f.department(name="屯昌县住房和城乡建设局", region="469022")
+    agent = f.user(Role.AGENT)
+    f.login(client, agent)
+    form = client.get("/hotline/new").get_data(as_text=True)
+    assert 'value="460100 海口市"' in form  # the region as the picker shows it, not a bare code
+    assert re.search(r'<aside id="duplicate-hint"[^>]*></aside>', form)  # empty until something is typed
+    response = client.post(
+        "/hotline/new",
+        data={
+            "type": "complaint",
+            "urgency": "normal",
+            "channel": "phone",
+            "content": "屯昌县某小区停水三天，无人处理。",
+            "region_code": "屯昌县",
+            "lead_department": "屯昌县住房和城乡建设局",
+        },
+    )
+    assert response.status_code == 302, _main_text(response, client)
+    ticket = db.session.scalar(select(Ticket).order_by(Ticket.id.desc()))
+    assert ticket.region_code == "469022" and ticket.lead_department_id == dept.id
