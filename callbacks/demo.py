@@ -291,7 +291,7 @@ class History:
             "department_id": rating.department_id,
             "region_code": rating.region_code,
             "status": CaseStatus.TO_VERIFY,
-            "problem": "anonymous bad review, no contact",
+            "problem": "",  # nothing verified yet
             "created_at": rating.created_at,
         }
         dismissed = verified <= self.now

@@ -20,6 +20,17 @@ def remind_due_callbacks() -> str:
     return f"reminded {count}"
 
 
+def remind_cases_due_tomorrow() -> str:
+    """Tell the department's handlers, once, that a case is due by the end of tomorrow."""
+    count = 0
+    for case in service.cases_due_by_tomorrow_unreminded():
+        message = f"整改 #{case.id} 明天到期，请按时提交整改报告。"
+        notify(staff_with_role(Role.HANDLER, case.department_id), "case_due_soon", message, "case", case.id)
+        db.session.commit()
+        count += 1
+    return f"reminded {count} cases"
+
+
 def escalate_overdue() -> str:
     """督办: an overdue callback or case goes to the managers, once."""
     callbacks = cases = 0
@@ -46,3 +57,4 @@ def escalate_overdue() -> str:
 def register_jobs(seconds: int) -> None:
     register_job("callbacks.remind_due", seconds)(remind_due_callbacks)
     register_job("callbacks.escalate_overdue", seconds)(escalate_overdue)
+    register_job("callbacks.remind_cases_due", seconds)(remind_cases_due_tomorrow)

@@ -16,6 +16,10 @@ def _values(cls: Any) -> list[str]:
 class CallbackQuery(InSchema):
     status = fields.Str(validate=validate.OneOf(["pending", "done", "overdue"]))
     purpose = fields.Str(validate=validate.OneOf(_values(Purpose)))
+    due = fields.Str(validate=validate.OneOf(["overdue", "today", "later"]))
+    department = fields.Str(validate=validate.Length(max=128))  # a code, or a name in either language
+    region = fields.Str(validate=validate.Length(max=12))
+    sort = fields.Str(load_default="due", validate=validate.OneOf(["due", "-due"]))
     page = fields.Int(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
 

@@ -19,11 +19,12 @@ from callbacks.models import (
     RectificationCase,
 )
 from core.auth import get_visible, visible_department_id
-from core.calendar import deadline_after, local_date
+from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, ValidationFailed
-from core.models import CitizenMessage, User
+from core.models import CitizenMessage, Notification, Role, User
+from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
 
@@ -61,7 +62,7 @@ def schedule_verification(rating: Any) -> Callback | RectificationCase:
     if existing is not None:
         return existing
     if not rating.contact_phone and rating.department_id is not None:
-        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="anonymous bad review, no contact")
+        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="")  # nothing verified yet
     # With a phone: call to verify. With neither a phone nor a department: still a callback, so an
     # agent routes it.
     return _new_callback(
@@ -246,7 +247,7 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
     rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
     legal = hotline_service.allowed_moves(ticket)
     if rating.is_bad_review and "reopen" in legal:
-        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意 citizen not satisfied")
+        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意")
     elif not rating.is_bad_review and "callback" in legal:
         hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}")
 
@@ -284,7 +285,17 @@ def _open_case(rating: Any, status: CaseStatus, actor: User | None, note: str) -
         _start_clock(case)
     _event(case, "opened", "", actor, note)
     db.session.flush()
+    if status == CaseStatus.TO_VERIFY:
+        _tell_department(case, "case_opened", f"整改 #{case.id}：收到一条匿名差评，请核实。")
+    else:
+        _tell_department(case, "case_opened", f"整改 #{case.id}：差评经回访核实属实，请限期整改。")
     return case
+
+
+def _tell_department(case: RectificationCase, kind: str, message: str) -> None:
+    """Notify the responsible department's handlers of a step on one of its cases (no personal
+    data in the message: the case page shows what the reader may see)."""
+    notify(staff_with_role(Role.HANDLER, case.department_id), kind, message, "case", case.id)
 
 
 def _start_clock(case: RectificationCase) -> None:
@@ -349,6 +360,7 @@ def accept_case(case: RectificationCase, actor: User, note: str = "") -> Rectifi
     case.manager_note = note
     _event(case, "accepted", old, actor, note)
     db.session.flush()
+    _tell_department(case, "case_accepted", f"整改 #{case.id}：整改报告已验收通过。")
     case_accepted.send(current_app._get_current_object(), case=case)  # type: ignore[attr-defined]
     rating = ratings_service.get_rating(case.rating_id)
     if schedule_report_back(case, rating) is None:
@@ -366,6 +378,7 @@ def send_back(case: RectificationCase, actor: User, note: str) -> RectificationC
     case.manager_note = note
     _event(case, "sent_back", old, actor, note)
     db.session.flush()
+    _tell_department(case, "case_sent_back", f"整改 #{case.id}：整改报告被退回，请补充后重新提交。")
     return case
 
 
@@ -416,9 +429,39 @@ def resend_follow_up(case: RectificationCase, actor: User) -> CitizenMessage:
 # --- worklists ----------------------------------------------------------------------------
 
 
-def callbacks_query(user: User, status: str | None = None, purpose: str | None = None) -> Select[Callback]:
-    stmt = select(Callback).order_by(Callback.due_at, Callback.id)
+DUE_WINDOWS = ("overdue", "today", "later")
+
+
+def callbacks_query(
+    user: User,
+    status: str | None = None,
+    purpose: str | None = None,
+    *,
+    due: str | None = None,
+    department_id: int | None = None,
+    region_code: str | None = None,
+    newest_due_first: bool = False,
+) -> Select[Callback]:
+    """Callbacks `user` may see, by due time (soonest first unless `newest_due_first`), filtered by
+    status, purpose, due window (overdue / due today / later; pending only), department, region."""
+    if newest_due_first:
+        stmt = select(Callback).order_by(Callback.due_at.desc(), Callback.id.desc())
+    else:
+        stmt = select(Callback).order_by(Callback.due_at, Callback.id)
     now = utcnow()
+    if due in DUE_WINDOWS:
+        stmt = stmt.where(Callback.status == CallbackStatus.PENDING)
+        tonight = end_of_day(local_date(now))
+        if due == "overdue":
+            stmt = stmt.where(Callback.due_at < now)
+        elif due == "today":
+            stmt = stmt.where(Callback.due_at >= now, Callback.due_at <= tonight)
+        else:
+            stmt = stmt.where(Callback.due_at > tonight)
+    if department_id is not None:
+        stmt = stmt.where(Callback.department_id == department_id)
+    if region_code:
+        stmt = stmt.where(Callback.region_code == region_code)
     if status == "overdue":
         stmt = stmt.where(Callback.status == CallbackStatus.PENDING, Callback.due_at < now)
     elif status == "pending":
@@ -431,6 +474,23 @@ def callbacks_query(user: User, status: str | None = None, purpose: str | None =
     if scope is not None:
         stmt = stmt.where(Callback.department_id == scope)
     return stmt
+
+
+def next_due(user: User, after: Callback | None = None) -> Callback | None:
+    """The pending callback to work next: soonest due, after `after` in the worklist's order (so
+    a callback still pending after a failed attempt is not offered again at once), else from the top."""
+    stmt = callbacks_query(user, "pending")
+    if after is not None:
+        later = db.session.scalar(
+            stmt.where(
+                Callback.id != after.id,
+                (Callback.due_at > after.due_at) | ((Callback.due_at == after.due_at) & (Callback.id > after.id)),
+            ).limit(1)
+        )
+        if later is not None:
+            return later
+        stmt = stmt.where(Callback.id != after.id)
+    return db.session.scalar(stmt.limit(1))
 
 
 def worklist(user: User) -> dict[str, list[Callback]]:
@@ -493,6 +553,23 @@ def overdue_unescalated_callbacks(limit: int = 500) -> list[Callback]:
     pending = Callback.status == CallbackStatus.PENDING
     stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
     return _claim(stmt.order_by(Callback.due_at), limit)
+
+
+def cases_due_by_tomorrow_unreminded(limit: int = 500) -> list[RectificationCase]:
+    """Open cases due before the end of tomorrow (local time), not yet overdue, whose department
+    has not been reminded (a `case_due_soon` notification is the mark: reminded once)."""
+    now = utcnow()
+    horizon = end_of_day(local_date(now) + timedelta(days=1))
+    reminded = select(Notification.subject_id).where(
+        Notification.kind == "case_due_soon", Notification.subject_type == "case"
+    )
+    stmt = select(RectificationCase).where(
+        RectificationCase.status == CaseStatus.OPEN,
+        RectificationCase.due_at >= now,
+        RectificationCase.due_at <= horizon,
+        RectificationCase.id.not_in(reminded),
+    )
+    return _claim(stmt.order_by(RectificationCase.due_at), limit)
 
 
 def overdue_unescalated_cases(limit: int = 500) -> list[RectificationCase]:

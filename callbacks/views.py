@@ -6,7 +6,7 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import select
 
-from callbacks import service
+from callbacks import service, workbench
 from callbacks.models import AttemptResult, RectificationCase
 from callbacks.schemas import (
     AssignIn,
@@ -59,8 +59,24 @@ class Callbacks(MethodView):
     @blp.arguments(CallbackQuery, location="query")
     @blp.response(200, CallbackPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """Callbacks, soonest due first (`status=overdue`: pending and past due)."""
-        stmt = service.callbacks_query(require_staff(), args.get("status"), args.get("purpose"))
+        """Callbacks, soonest due first (`sort=-due`: latest first), filtered by status
+        (`overdue`: pending and past due), purpose, due window (`overdue`, `today`, `later`),
+        department (code or name) and region."""
+        department_id = None
+        if args.get("department"):
+            department = workbench.find_department(args["department"])
+            if department is None:
+                raise ValidationFailed("No such department.", {"department": ["Unknown code or name."]})
+            department_id = department.id
+        stmt = service.callbacks_query(
+            require_staff(),
+            args.get("status"),
+            args.get("purpose"),
+            due=args.get("due"),
+            department_id=department_id,
+            region_code=args.get("region"),
+            newest_due_first=args["sort"] == "-due",
+        )
         return paginate(stmt, args["page"], args["per_page"])
 
 

@@ -80,12 +80,22 @@ BARE_PAGE = (
 )
 
 
+def _asks_for_a_language() -> bool:
+    """An API caller that named a language (?lang=, Accept-Language) reads messages in it; one
+    that did not keeps the contract's English."""
+    return bool(request.args.get("lang") or request.headers.get("Accept-Language"))
+
+
 def _respond(code: int, message: str, errors: dict[str, Any] | None = None) -> Any:
+    from core.localize import localize, localize_errors
+
     if wants_json():
+        if _asks_for_a_language():
+            message, errors = localize(message, code), localize_errors(errors) if errors else errors
         return error_payload(code, message, errors), code
     if request_ctx.url_adapter is None:
         return BARE_PAGE.format(code=code, message=escape(message)), code
-    return render_template("error.html", code=code, message=message), code
+    return render_template("error.html", code=code, message=localize(message, code)), code
 
 
 def _rollback() -> None:

@@ -130,3 +130,31 @@ def _token_state(token: Any) -> str:
     from core.users import token_state
 
     return token_state(token)
+
+
+class NotificationQuery(InSchema):
+    unread = fields.Bool(load_default=False)
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class NotificationOut(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    message = fields.Str()
+    subject_type = fields.Str()
+    subject_id = fields.Int(allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NotificationPage(Schema):
+    items = fields.List(fields.Nested(NotificationOut))
+    total = fields.Int()
+    unread = fields.Int()
+    page = fields.Int()
+    per_page = fields.Int()
+
+
+class ReadAllOut(Schema):
+    marked = fields.Int()

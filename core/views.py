@@ -5,16 +5,21 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import select
 
-from core import refdata, users
+from core import notify, refdata, users
 from core.api import api_blueprint, guard
 from core.auth import ensure_visible, require_staff
 from core.db import db
 from core.models import Region, Role, User
+from core.pagination import paginate
 from core.schemas import (
     DepartmentIn,
     DepartmentOut,
     DepartmentPatch,
     DepartmentQuery,
+    NotificationOut,
+    NotificationPage,
+    NotificationQuery,
+    ReadAllOut,
     RegionOut,
     ServiceItemIn,
     ServiceItemOut,
@@ -179,3 +184,33 @@ class RevokeToken(MethodView):
         """Revoke a bearer token: refused (401) from the next request on."""
         token = users.revoke_token(users.find_token(str(token_id)))
         return token
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.arguments(NotificationQuery, location="query")
+    @blp.response(200, NotificationPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The signed-in staff member's notifications, newest first (`unread=true`: unread only)."""
+        user = require_staff()
+        listing = paginate(notify.notifications_query(user, args["unread"]), args["page"], args["per_page"])
+        return {**listing, "unread": notify.unread_count(user)}
+
+
+@blp.route("/notifications/<int:notification_id>/read")
+class ReadNotification(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, NotificationOut)
+    def post(self, notification_id: int) -> Any:
+        """Mark one of your notifications read."""
+        return notify.mark_read(require_staff(), notification_id)
+
+
+@blp.route("/notifications/read-all")
+class ReadAllNotifications(MethodView):
+    @guard(blp, *ALL_STAFF)
+    @blp.response(200, ReadAllOut)
+    def post(self) -> Any:
+        """Mark all your notifications read."""
+        return {"marked": notify.mark_all_read(require_staff())}

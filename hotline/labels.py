@@ -54,6 +54,26 @@ MOVE = {
     "citizen_update": _l("Citizen update"),
 }
 
+# 下一步: for each status, the step that comes next and the role that takes it (None: nobody,
+# the ticket's course is over).
+NEXT_STEP: dict[str, tuple[Any, Any]] = {
+    "accepted": (_l("Dispatch the ticket to the responsible department"), _l("Call agent")),
+    "returned": (_l("Dispatch the ticket again to the right department"), _l("Call agent")),
+    "dispatched": (_l("Take the ticket (sign for it)"), _l("Department handler")),
+    "taken": (_l("Handle the request and reply to the citizen"), _l("Department handler")),
+    "in_progress": (_l("Handle the request and reply to the citizen"), _l("Department handler")),
+    "closed": (_l("Call the citizen back about the reply, then archive"), _l("Call agent")),
+    "called_back": (_l("Archive the ticket"), _l("Call agent")),
+    "archived": (_l("Nothing more: the ticket is archived"), None),
+    "merged": (_l("Nothing more: handled with the ticket it was merged into"), None),
+}
+
+
+def next_step(status: Any) -> tuple[str, str]:
+    """The next step of a ticket in this status and who takes it ("" when nobody does)."""
+    step, role = NEXT_STEP.get(str(getattr(status, "value", status)), ("", None))
+    return str(step), str(role) if role is not None else ""
+
 
 def label(table: dict[str, Any], value: Any) -> str:
     """The display name of a code (an enum member or its value)."""

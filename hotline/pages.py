@@ -19,8 +19,10 @@ from core.auth import require_staff, roles_required
 from core.calendar import local_tz
 from core.db import db, utcnow
 from core.errors import Conflict, DomainError
+from core.localize import chinese, localize, localize_errors
 from core.models import Department, Notification, Region, Role, ServiceItem, User
 from core.notify import unread_for
+from core.templating import local_name
 from core.unit_of_work import discard
 from hotline import labels, queries, service
 from hotline.models import Channel, Ticket, TicketStatus, TicketType, Urgency
@@ -50,9 +52,28 @@ QUERY_LISTS = ("status", "type")
 PICKER_FIELDS = ("region_code", "lead_department", "department", "service_item")
 
 
-def _code(value: str) -> str:
-    """Pickers show "CODE name"; the first word is the code."""
-    return value.split()[0] if value.strip() else ""
+def _code(value: str, key: str = "") -> str:
+    """Pickers show "CODE name"; the first word is the code. A name typed alone (Chinese or
+    English) stands for its code too."""
+    value = value.strip()
+    if not value:
+        return ""
+    model = PICKER_MODELS.get(key)
+    if model is None or " " in value:
+        return value.split()[0]
+    key_column = model.code
+    if db.session.scalar(select(key_column).where(key_column == value)) is not None:
+        return value
+    named = db.session.scalar(select(key_column).where((model.name == value) | (model.name_en == value)).limit(1))
+    return str(named) if named is not None else value
+
+
+PICKER_MODELS: dict[str, Any] = {
+    "region_code": Region,
+    "lead_department": Department,
+    "department": Department,
+    "service_item": ServiceItem,
+}
 
 
 def form_data(source: MultiDict[str, str], lists: tuple[str, ...] = FORM_LISTS) -> dict[str, Any]:
@@ -63,12 +84,12 @@ def form_data(source: MultiDict[str, str], lists: tuple[str, ...] = FORM_LISTS) 
         if key in ("csrf_token", "action"):
             continue
         if key in lists:
-            values = [_code(v) for raw in source.getlist(key) for v in raw.replace("，", ",").split(",")]
+            values = [_code(v, "department") for raw in source.getlist(key) for v in raw.replace("，", ",").split(",")]
             data[key] = [v for v in values if v]
             continue
         value = source.get(key, "").strip()
         if value:
-            data[key] = _code(value) if key in PICKER_FIELDS else value
+            data[key] = _code(value, key) if key in PICKER_FIELDS else value
     return data
 
 
@@ -169,9 +190,12 @@ def _pickers() -> dict[str, Any]:
 
 
 def _last_region(agent: User) -> str:
-    """Sensible default: the region of the agent's last ticket (agents mostly serve one city)."""
+    """Sensible default: the region of the agent's last ticket (agents mostly serve one city),
+    shown as the picker shows it ("CODE name"), never a bare code."""
     stmt = select(Ticket.region_code).where(Ticket.created_by_id == agent.id).order_by(Ticket.id.desc()).limit(1)
-    return db.session.scalar(stmt) or "460100"
+    code = db.session.scalar(stmt) or "460100"
+    region = db.session.get(Region, code)
+    return f"{code} {local_name(region)}" if region is not None else code
 
 
 def _intake_form(values: dict[str, Any], errors: dict[str, Any], hints: list[Any] | None, status: int = 200) -> Any:
@@ -195,9 +219,10 @@ def intake() -> Any:
     try:
         ticket = service.create_ticket(TicketIn().load(data), staff)
     except ValidationError as exc:
-        return _intake_form(values, exc.messages_dict, None, 422)
+        return _intake_form(values, localize_errors(exc.messages_dict), None, 422)
     except DomainError as exc:
-        return _intake_form(values, exc.errors or {"form": [exc.message]}, None, exc.status)
+        errors = localize_errors(exc.errors) if exc.errors else {"form": [localize(exc.message, exc.status)]}
+        return _intake_form(values, errors, None, exc.status)
     flash(_("Ticket %(number)s created.", number=ticket.number), "notice")
     return redirect(url_for(".ticket_page", number=ticket.number))
 
@@ -264,8 +289,16 @@ def _refusal(exc: DomainError) -> str:
         return _("This move is not possible now. Possible moves: %(moves)s", moves=moves)
     if isinstance(exc, Conflict):
         return _("Someone else changed this ticket meanwhile; it has been reloaded. Please try again.")
-    details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
-    return f"{exc.message} {details}".strip()
+    return f"{localize(exc.message, exc.status)} {_field_errors(exc.errors)}".strip()
+
+
+def _field_errors(errors: dict[str, Any]) -> str:
+    """Field errors for a banner, in the page's language (the messages, not the field keys)."""
+    messages: list[str] = []
+    for value in localize_errors(errors).values():
+        items = value if isinstance(value, list) else [value]
+        messages.extend(str(v) for v in items if isinstance(v, str))
+    return ("；" if chinese() else "; ").join(dict.fromkeys(messages))
 
 
 @bp.route("/hotline/tickets/<number>/<move>", methods=["POST"])
@@ -283,7 +316,7 @@ def make_move(number: str, move: str) -> Response:
         flash(_("Done: %(move)s.", move=labels.label(labels.MOVE, move)), "notice")
     except ValidationError as exc:
         discard()
-        flash("; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages_dict.items()), "alert")
+        flash(_field_errors(exc.messages_dict), "alert")
     except DomainError as exc:
         discard()
         flash(_refusal(exc), "alert")

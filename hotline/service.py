@@ -267,7 +267,9 @@ def next_number(moment: datetime) -> str:
 
 
 def _department(code: str, field_name: str) -> Department:
-    dept = db.session.scalar(select(Department).where(Department.code == code))
+    """The active department a picker names by code or by name (Chinese or English)."""
+    named = (Department.code == code) | (Department.name == code) | (Department.name_en == code)
+    dept = db.session.scalar(select(Department).where(named).order_by(Department.active.desc(), Department.code))
     if dept is None or not dept.active:
         raise ValidationFailed("Unknown department.", {field_name: [f"No active department with code {code}."]})
     return dept
@@ -437,7 +439,10 @@ def dispatch(
         ticket.assisting_departments = assisting
         ticket.dispatched_at = moment
 
-    return _move("dispatch", ticket, actor, note, now, expected_version, change)
+    moved = _move("dispatch", ticket, actor, note, now, expected_version, change)
+    message = f"工单 {ticket.number} 已派至本单位，请及时签收。"
+    notify(staff_with_role(Role.HANDLER, lead.id), "ticket_dispatched", message, "ticket", ticket.id)
+    return moved
 
 
 def merge(

@@ -49,12 +49,12 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     # The agent calls back: reached, problem confirmed.
     _sign_in(page, base, names[0])
     page.goto(f"{base}/callbacks")
-    card = page.locator("article.callback").first
-    assert "13812345678" in card.inner_text()
-    card.get_by_label("已接通").check()
-    card.get_by_label("属实").check()
-    card.locator("textarea[name=problem]").fill("窗口人员推诿，多次往返")
-    card.get_by_role("button", name="记录").click()
+    page.locator("tr.callback-row", has_text="差评回访核实").first.locator("a").click()
+    assert "13812345678" in page.inner_text("#phone")
+    assert "窗口推诿，跑了三趟都没办好" in page.inner_text("#rating-comment")
+    page.get_by_label("已接通：问题属实").check()
+    page.locator("textarea[name=problem]").fill("窗口人员推诿，多次往返")
+    page.click("#record-only")
     assert "已记录" in page.inner_text("main")
     _sign_out(page)
 
@@ -65,7 +65,7 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     _sign_in(page, base, names[2])
     page.goto(f"{base}/cases/{case_id}")
     page.fill("#action_taken", "已约谈窗口人员，增设导办岗")
-    page.click("text=提交整改报告")
+    page.get_by_role("button", name="提交整改报告").click()
     assert "待验收" in page.inner_text("main")
     _sign_out(page)
 
@@ -79,9 +79,11 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     # The agent reports back to the citizen; the case is published.
     _sign_in(page, base, names[0])
     page.goto(f"{base}/callbacks")
-    card = page.locator("article.callback", has_text="整改反馈回访").first
-    card.get_by_label("已接通").check()
-    card.get_by_role("button", name="记录").click()
+    page.locator("tr.callback-row", has_text="整改反馈回访").first.locator("a").click()
+    assert "已约谈窗口人员，增设导办岗" in page.inner_text("#case-report")
+    page.get_by_label("已接通：已告知整改情况").check()
+    page.click("#record-only")
+    assert "已记录" in page.inner_text("main")
     page.goto(f"{base}/cases/{case_id}")
     assert page.locator("a[href*='/rate/']").count() == 0  # the 追评 link goes only to the citizen
     assert "138****5678" in page.inner_text("main")

@@ -55,7 +55,7 @@ def log_ticket_by_keyboard(page, base, agent, dept, earlier_number) -> str:
     page.keyboard.press("Tab")
     page.keyboard.type("餐馆油烟仍然很大，晚上无法开窗")
     page.keyboard.press("Tab")  # region: the agent's last region is already there
-    expect(page.locator("#region_code")).to_have_value("460100")
+    expect(page.locator("#region_code")).to_have_value("460100 海口市")
     page.keyboard.press("Tab")
     page.keyboard.type("海口市龙华区金贸路1号")
     page.keyboard.press("Tab")

@@ -99,3 +99,25 @@ def test_handler_gets_404_for_another_departments_case(client):
 def test_public_board_filters_by_region_and_department(client):
     assert client.get("/api/v1/public/rectifications?region=460200").status_code == 200
     assert client.get("/api/v1/public/rectifications?department=NOPE").status_code == 404
+
+
+def test_callbacks_api_filters_by_due_window_department_and_region(client):
+    dept, other = f.department(), f.department(region="460200")
+    people = staff(dept)
+    mine, theirs = bad_rating(dept), bad_rating(other, phone="13900001111")
+    headers = f.bearer(people["agent"])
+
+    def ids(query: str) -> set[int]:
+        response = client.get(f"/api/v1/callbacks?{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return {item["subject_id"] for item in response.get_json()["items"]}
+
+    assert ids(f"department={dept.code}") == {mine.id}
+    assert ids(f"department={other.name}") == {theirs.id}  # a name works as well as a code
+    assert ids("region=460200") == {theirs.id}
+    assert {mine.id, theirs.id} <= ids("due=later") | ids("due=today")  # due by the next working day
+    assert ids("due=overdue").isdisjoint({mine.id, theirs.id})
+    order = [i["id"] for i in client.get("/api/v1/callbacks?sort=-due", headers=headers).get_json()["items"]]
+    assert len(order) == 2 and order == sorted(order, reverse=True)  # same due time: newest id first
+    refused = client.get("/api/v1/callbacks?department=nowhere", headers=headers)
+    assert refused.status_code == 422

@@ -53,14 +53,15 @@ def test_unknown_api_path_is_json_404(client):
     assert response.json["status"] == "Not Found"
 
 
-def test_unknown_page_is_a_bilingual_html_404(client):
+def test_unknown_page_is_an_html_404_in_one_language(client):
     response = client.get("/nothing-here")
     assert response.status_code == 404
     html = response.get_data(as_text=True)
-    assert "页面不存在" in html
-    assert "The request could not be completed." in html
+    assert "页面不存在" in html and "请求未能完成" in html
+    assert "The request could not be completed." not in html and "requested URL" not in html
     english = client.get("/nothing-here?lang=en").get_data(as_text=True)
-    assert "Page not found" in english and "请求未能完成" in english
+    assert "Page not found" in english and "The request could not be completed." in english
+    assert "请求未能完成" not in english
 
 
 def test_validation_errors_use_the_contract_payload(client):

@@ -33,7 +33,7 @@ def test_intake_form_is_fast_accessible_and_csp_ready(client):
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline scripts"
     assert "style=" not in html
     assert 'id="caller_phone"' in html and "autofocus" in html
-    assert 'value="460200"' in html  # the agent's last region is the default
+    assert 'value="460200 三亚市"' in html  # the agent's last region is the default, with its name
     assert re.search(r'value="consultation"\s+checked', html)
     assert re.search(r'<label for="content">', html) and 'list="department-list"' in html
     assert "新建工单" in html  # Chinese by default
