@@ -94,5 +94,9 @@ def app_with_limits(url: str, **overrides: Any) -> Iterator[Flask]:
         yield app
     finally:
         limiter.enabled = was_enabled
+        # The limiter is one object for every app in the process, and init_app does not reset its
+        # "storage is down" flag: after a Redis-down test, later apps would count partly in the
+        # old fallback storage and partly in their own.
+        limiter._storage_dead = False
         with app.app_context():
             db.engine.dispose()

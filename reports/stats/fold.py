@@ -102,10 +102,12 @@ def fold_batch(limit: int) -> int:
     if postgresql:
         oldest = oldest.with_for_update(skip_locked=True)
     columns = [getattr(RatingChange, c) for c in (*FINE_KEYS, *COUNT_COLUMNS)]
-    # One statement takes the rows and deletes them (RETURNING: PostgreSQL, SQLite >= 3.35).
-    taken = db.session.execute(
-        delete(RatingChange).where(RatingChange.id.in_(oldest.scalar_subquery())).returning(*columns)
-    ).all()
+    # The ids first, then one DELETE ... RETURNING of exactly those rows: PostgreSQL may run a
+    # LIMITed "IN (subquery)" more than once inside a DELETE and take more than `limit` rows.
+    ids = list(db.session.scalars(oldest))
+    if not ids:
+        return 0
+    taken = db.session.execute(delete(RatingChange).where(RatingChange.id.in_(ids)).returning(*columns)).all()
     if not taken:
         return 0
     deltas = _sum(taken)
