@@ -125,6 +125,12 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "REPORTING_URL": os.environ.get("REPORTING_URL", "").strip(),
         "REPORTING_SECRET": os.environ.get("REPORTING_SECRET", ""),
         "REPORTING_TIMEOUT_SECONDS": float(os.environ.get("REPORTING_TIMEOUT_SECONDS", "10")),
+        # Citizen SMS (core.messages): log|http (unset: http when a gateway URL is set), the
+        # city's gateway URL, the shared HMAC-SHA256 signing secret, and the per-request timeout.
+        "SMS_SENDER": os.environ.get("SMS_SENDER", "").strip().lower(),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", "").strip(),
+        "SMS_GATEWAY_SECRET": os.environ.get("SMS_GATEWAY_SECRET", ""),
+        "SMS_GATEWAY_TIMEOUT_SECONDS": float(os.environ.get("SMS_GATEWAY_TIMEOUT_SECONDS", "10")),
         "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
         "SCHEDULER_HEARTBEAT_SECONDS": int(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "30")),
         "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),
