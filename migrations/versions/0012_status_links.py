@@ -1,0 +1,35 @@
+"""status links: a rating's reference number and the hash of its private status token
+
+Revision ID: 0012_status_links
+Revises: 0010_token_expiry
+Create Date: 2026-12-02 12:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0012_status_links'
+down_revision = '0010_token_expiry'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('status_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=16), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('rating_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['rating_id'], ['ratings.id'], name=op.f('fk_status_links_rating_id_ratings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_status_links')),
+    sa.UniqueConstraint('rating_id', name=op.f('uq_status_links_rating_id')),
+    sa.UniqueConstraint('reference', name=op.f('uq_status_links_reference')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_status_links_token_hash'))
+    )
+
+
+def downgrade():
+    op.drop_table('status_links')
