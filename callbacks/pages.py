@@ -241,7 +241,7 @@ def _references(cases: list[RectificationCase]) -> dict[int, str]:
     rows = db.session.execute(
         select(status.StatusLink.rating_id, status.StatusLink.reference).where(status.StatusLink.rating_id.in_(ids))
     )
-    return {int(row[0]): str(row[1]) for row in rows}
+    return {row[0]: row[1] for row in rows if row[0] is not None}
 
 
 @bp.route("/feedback")

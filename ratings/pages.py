@@ -208,6 +208,10 @@ def status_page(token: str) -> Any:
         link = status.resolve(token)
     except NotFound:
         return render_template("ratings/status.html", view=None), 404
+    if link.rating_id is None:
+        ticket = status.ticket_view(link)
+        level = labels.LEVEL_LABELS.get(ticket.rating_level) if ticket.rating_level else None
+        return render_template("ratings/ticket_status.html", view=ticket, level=level)
     view = status.status_view(link)
     return render_template(
         "ratings/status.html",

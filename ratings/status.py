@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import messages
@@ -28,6 +28,7 @@ from ratings.models import Rating, ServiceEvent
 
 STATUS_PATH = "/status/{token}"
 STATUS_MESSAGE = "status"
+TICKET_STATUS_MESSAGE = "ticket_status"
 # Unambiguous when read aloud or typed from a message: no 0/O, 1/I/L.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERENCE_LENGTH = 8
@@ -40,12 +41,14 @@ class StatusLink(Base):
     __tablename__ = "status_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
+    # A first rating's link, or a 12345 ticket's (its reference is the ticket's number).
+    rating_id: Mapped[int | None] = mapped_column(ForeignKey("ratings.id"), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    rating: Mapped[Rating] = relationship(lazy="joined")
+    rating: Mapped[Rating | None] = relationship(lazy="joined")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,33 @@ def send_status_message(rating: Rating, issued: IssuedStatus) -> CitizenMessage:
     )
 
 
+def issue_for_ticket(ticket: Any) -> IssuedStatus | None:
+    """A closed 12345 ticket: its caller gets the ticket's number and a status link by message
+    (in the closing's transaction, sent after commit). A ticket closed again (重办) gets a fresh
+    token, and the earlier link stops working. None when the caller left no number."""
+    phone = str(ticket.caller_phone or "")
+    if not phone:
+        return None
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link = db.session.scalar(select(StatusLink).where(StatusLink.ticket_id == ticket.id))
+    if link is None:
+        link = StatusLink(reference=str(ticket.number)[:32], ticket_id=ticket.id, token_hash=token_digest(token))
+        db.session.add(link)
+    else:
+        link.token_hash = token_digest(token)
+    db.session.flush()
+    issued = IssuedStatus(link.reference, token)
+    template = str(current_app.config["CITIZEN_MESSAGE_TEMPLATES"][TICKET_STATUS_MESSAGE])
+    messages.enqueue(
+        TICKET_STATUS_MESSAGE,
+        phone,
+        template.replace("{reference}", issued.reference),
+        link=issued.url,
+        subject=("ticket", int(ticket.id)),
+    )
+    return issued
+
+
 def resolve(token: str) -> StatusLink:
     """The status link a token opens; 404 for anything unknown (no hint whether it ever existed)."""
     found = db.session.scalar(select(StatusLink).where(StatusLink.token_hash == token_digest(token)))
@@ -130,12 +160,62 @@ class StatusView:
     follow_up_level: int | None = None
 
 
+@dataclass
+class TicketView:
+    reference: str
+    steps: list[Step] = field(default_factory=list)
+    rating_level: int | None = None
+
+
+# A ticket's moves as the caller may read them: where it went and when; never who or why.
+TICKET_STEPS: dict[str, Any] = {
+    "dispatched": _l("Sent to %(department)s to handle"),
+    "taken": _l("%(department)s took it on"),
+    "closed": _l("Replied and closed"),
+    "called_back": _l("We called you back about it"),
+}
+
+
+def ticket_view(link: StatusLink) -> TicketView:
+    """The public timeline of a 12345 ticket: accepted, dispatched to which department, taken,
+    replied and closed, called back — department names and times only (read-only)."""
+    from hotline.models import Ticket, TicketEvent  # ratings reads hotline only for this page
+    from ratings.service import event_rating, service_event_for_ticket
+
+    view = TicketView(link.reference)
+    ticket = db.session.get(Ticket, link.ticket_id)
+    if ticket is None:
+        return view
+    view.steps.append(Step(_l("Your request was accepted"), ticket.created_at))
+    events = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.created_at, TicketEvent.id)
+    )
+    for event in events:
+        title = TICKET_STEPS.get(event.to_status.value)
+        if title is not None:
+            department = event.department.name if event.department else str(_l("the responsible department"))
+            view.steps.append(Step(_format(title, department), event.created_at))
+    service_event = service_event_for_ticket(ticket.id)
+    rating = event_rating(service_event) if service_event is not None else None
+    if rating is not None:
+        view.rating_level = rating.level
+        view.steps.append(Step(_l("You rated how it was handled"), rating.created_at))
+    return view
+
+
+def _format(title: Any, department: Any) -> str:
+    text = str(title)
+    return text % {"department": department} if "%(department)s" in text else text
+
+
 def status_view(link: StatusLink) -> StatusView:
     """The timeline of a rating as its rater may read it (read-only)."""
     from callbacks.models import Callback, CallbackStatus, CaseStatus, Purpose, RectificationCase
     from ratings.service import event_rating
 
     rating = link.rating
+    if rating is None:  # a ticket's link: ticket_view reads it
+        raise NotFound("Status link not found.")
     view = StatusView(link.reference, rating, rating.event)
     view.steps.append(Step(_l("We received your rating"), rating.created_at))
     callback = db.session.scalar(
@@ -192,6 +272,6 @@ def follow_up_token(link: StatusLink) -> str:
     from ratings.service import issue_follow_up_token
 
     case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == link.rating_id))
-    if case is None or case.status != CaseStatus.PUBLISHED:
+    if link.rating is None or case is None or case.status != CaseStatus.PUBLISHED:
         raise Conflict("The follow-up rating opens once the case is published.")
     return issue_follow_up_token(link.rating).token

@@ -76,3 +76,25 @@ def test_a_bad_rating_is_followed_to_the_published_report_and_the_follow_up(live
     page.wait_for_url(f"{base}/rate/**")
     assert "追加评价" in page.inner_text("h1")
     _shot(page, "5-follow-up-form")
+
+
+def test_a_callers_ticket_status_page_on_a_phone(live_server, live_db, page):
+    import hotline_factories as hf
+
+    from core import messages
+
+    dept = f.department(name="海口市水务局")
+    ticket, _ = hf.closed(dept)
+    sent = []
+    messages.set_sender(sent.append)
+    try:
+        live_db.session.rollback()
+        messages.deliver_due()
+    finally:
+        messages.set_sender(None)
+    [message] = [m for m in sent if "/status/" in m.body and ticket.number in m.body]
+    page.goto(live_server.url + "/status/" + message.body.rsplit("/status/", 1)[1])
+    timeline = page.inner_text("#timeline")
+    assert "已派单至海口市水务局办理" in timeline and "已答复办结" in timeline
+    assert page.inner_text("#reference") == ticket.number
+    _shot(page, "6-ticket")

@@ -121,3 +121,26 @@ def test_the_form_says_what_is_rated_and_when(client):
     page = client.get(f"/rate/{bare.token}").get_data(as_text=True)
     what = page.split('id="rated-what"', 1)[1].split("</p>", 1)[0]
     assert "12345 政务服务" in what and "办理日期" in what
+
+
+def test_a_closed_ticket_gives_its_caller_the_number_and_a_public_timeline(client, sms):
+    import hotline_factories as hf
+
+    dept = f.department(name="海口市住房和城乡建设局")
+    ticket, handler = hf.closed(dept)
+    sent = sms.deliver()
+    [message] = [m for m in sent if "/status/" in m.body]
+    assert message.phone == "13812345678" and ticket.number in message.body
+    assert "张三丰" not in message.body and "噪音" not in message.body
+    path = "/status/" + message.body.rsplit("/status/", 1)[1]
+    page = client.get(path).get_data(as_text=True)
+    assert ticket.number in page
+    for step in ("您的诉求已受理", "已派单至海口市住房和城乡建设局办理", "海口市住房和城乡建设局已签收", "已答复办结"):
+        assert step in page
+    for private in ("张三丰", "13812345678", "噪音", "已处理完毕", handler.username):
+        assert private not in page
+    # Closed again after 重办: a fresh link, and the old one stops working.
+    link = db.session.scalar(select(status.StatusLink).where(status.StatusLink.ticket_id == ticket.id))
+    status.issue_for_ticket(ticket)
+    db.session.commit()
+    assert client.get(path).status_code == 404 and link.reference == ticket.number
