@@ -12,6 +12,7 @@ from callbacks import service as callbacks
 from callbacks.models import AttemptResult, Callback, Purpose, RectificationCase
 from core.models import Role
 from ratings import service as ratings_service
+from ratings.models import Rating
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/haocha-screenshots")
@@ -54,14 +55,19 @@ def test_a_bad_rating_is_followed_to_the_published_report_and_the_follow_up(live
     # Staff work the case (their own pages are tested elsewhere): verified, reported, accepted,
     # reported back, published.
     live_db.session.rollback()
-    verify = live_db.session.scalar(select(Callback).where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW))
+    rating_id = live_db.session.scalar(select(Rating.id).where(Rating.event_id == issued.event.id))
+    verify = live_db.session.scalar(
+        select(Callback).where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW, Callback.rating_id == rating_id)
+    )
     callbacks.record_attempt(verify, agent, AttemptResult.REACHED, answer=callbacks.Answer(verified=True, problem="x"))
     live_db.session.commit()
     case = live_db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == verify.rating_id))
     callbacks.submit_report(case, handler, "已优化变更登记流程，实行一次告知")
     callbacks.accept_case(case, manager)
     live_db.session.commit()
-    back = live_db.session.scalar(select(Callback).where(Callback.purpose == Purpose.RECTIFICATION_REPORT))
+    back = live_db.session.scalar(
+        select(Callback).where(Callback.purpose == Purpose.RECTIFICATION_REPORT, Callback.case_id == case.id)
+    )
     callbacks.record_attempt(back, agent, AttemptResult.REACHED, "已告知")
     live_db.session.commit()
 
