@@ -1,22 +1,30 @@
 """Pages: the agent's callback worklist, the department's rectification queue, the manager's
 approvals, and the public feedback board."""
 
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from werkzeug.wrappers import Response
 
 from callbacks import service, workbench
-from callbacks.models import AttemptResult, Callback, CaseStatus, Purpose
+from callbacks.models import AttemptResult, Callback, CaseStatus, Purpose, RectificationCase
 from core.auth import require_staff, roles_required
-from core.db import db
+from core.calendar import local_date, start_of_day
+from core.db import db, utcnow
 from core.errors import DomainError
 from core.localize import chinese, localize
 from core.models import Department, Region, Role
 from core.pagination import paginate
+from core.templating import localdate
 from core.unit_of_work import discard
+from ratings import status
 from ratings.labels import LEVEL_LABELS
 
 bp = Blueprint(
@@ -247,27 +255,179 @@ def case_detail(case_id: int) -> Any:
     )
 
 
+BOARD_PAGE_SIZE = 20
+BOARD_VIEWS = ("cases", "satisfaction")
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the public board is narrowed to; every section of the page honours all of it."""
+
+    region: str | None = None
+    department: str | None = None
+    month: str | None = None  # YYYY-MM, Asia/Shanghai
+    q: str | None = None  # a reference number
+
+    @classmethod
+    def from_args(cls, args: Any) -> "BoardFilters":
+        month = (args.get("month") or "").strip()
+        match = MONTH.match(month)
+        valid_month = bool(match and 2000 <= int(match.group(1)) <= 2100 and 1 <= int(match.group(2)) <= 12)
+        return cls(
+            region=(args.get("region") or "").strip() or None,
+            department=(args.get("department") or "").strip() or None,
+            month=month if valid_month else None,
+            q=(args.get("q") or "").strip()[:32] or None,
+        )
+
+    def args(self, **extra: Any) -> dict[str, Any]:
+        """The query arguments for a link that keeps these filters."""
+        kept = {"region": self.region, "department": self.department, "month": self.month, "q": self.q}
+        merged = {**kept, **extra}
+        return {k: v for k, v in merged.items() if v not in (None, "") and not (k == "page" and v == 1)}
+
+    def days(self) -> tuple[date, date]:
+        """The month's days, else the last 30 days (the public satisfaction window)."""
+        if self.month:
+            year, month = (int(x) for x in self.month.split("-"))
+            start = date(year, month, 1)
+            following = date(year + month // 12, month % 12 + 1, 1)
+            return start, following - timedelta(days=1)
+        today = local_date(utcnow())
+        return today - timedelta(days=29), today
+
+
+def _department_id(code: str | None) -> int | None:
+    if not code:
+        return None
+    dept = db.session.scalar(select(Department).where(Department.code == code))
+    return dept.id if dept else -1
+
+
+def _board_cases(filters: BoardFilters) -> Select[RectificationCase]:
+    stmt = service.published_cases(filters.region, _department_id(filters.department))
+    if filters.month:
+        start, end = filters.days()
+        stmt = stmt.where(
+            RectificationCase.published_at >= start_of_day(start),
+            RectificationCase.published_at < start_of_day(end + timedelta(days=1)),
+        )
+    if filters.q:
+        stmt = stmt.where(RectificationCase.rating_id.in_(status.reference_rating_ids(filters.q) or [-1]))
+    return stmt
+
+
+def _satisfaction(filters: BoardFilters) -> dict[str, Any] | None:
+    """Satisfaction by department under the filters (counts and rates only; None when the
+    statistics package is not installed)."""
+    try:
+        from reports.stats.service import Filters, satisfaction_json
+    except ImportError:  # pragma: no cover - statistics are an optional package
+        return None
+    start, end = filters.days()
+    body = json.loads(
+        satisfaction_json(
+            Filters(start, end, department_id=_department_id(filters.department), region_code=filters.region),
+            "department",
+        )
+    )
+    rows = [
+        {"name": g["label"], "valid": g["valid"], "satisfaction_rate": g["satisfaction_rate"]}
+        for g in body["groups"]
+        if g["key"] and g["valid"]
+    ]
+    return {"from": start, "to": end, "valid": body["valid"], "rate": body["satisfaction_rate"], "departments": rows}
+
+
+def _references(cases: list[RectificationCase]) -> dict[int, str]:
+    ids = [c.rating_id for c in cases]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(status.StatusLink.rating_id, status.StatusLink.reference).where(status.StatusLink.rating_id.in_(ids))
+    )
+    return {row[0]: row[1] for row in rows if row[0] is not None}
+
+
 @bp.route("/feedback")
 def feedback() -> str:
-    """整改公开: the public feedback board, masked, filterable by region and department."""
-    region = request.args.get("region") or None
-    department_code = request.args.get("department") or None
-    department_id = None
-    if department_code:
-        dept = db.session.scalar(select(Department).where(Department.code == department_code))
-        department_id = dept.id if dept else -1
+    """整改公开: the public feedback board — published rectifications first, newest first, paged;
+    satisfaction by department on its own tab; region, department, month and reference filters
+    applied to every section; an Atom feed beside it."""
+    filters = BoardFilters.from_args(request.args)
+    view = request.args.get("view") if request.args.get("view") in BOARD_VIEWS else "cases"
     page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
-    listing = paginate(service.published_cases(region, department_id), page, 20)
+    page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) < 100_000 else 1
+    listing = paginate(_board_cases(filters), page, BOARD_PAGE_SIZE) if view == "cases" else None
+    pages = max(1, -(-listing["total"] // BOARD_PAGE_SIZE)) if listing else 1
     regions = list(db.session.scalars(select(Region).order_by(Region.code)))
     departments = list(
         db.session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.code))
     )
     return render_template(
         "callbacks/feedback.html",
+        view=view,
         listing=listing,
+        pages=pages,
+        references=_references(listing["items"]) if listing else {},
+        satisfaction=_satisfaction(filters),
         regions=regions,
         departments=departments,
-        region=region,
-        department=department_code,
+        filters=filters,
+        region=filters.region,
+        department=filters.department,
     )
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50
+
+
+@bp.route("/feedback/feed.atom")
+def feedback_feed() -> Response:
+    """The published rectifications as an Atom feed (all, or one region's with ?region=)."""
+    filters = BoardFilters(region=(request.args.get("region") or "").strip() or None)
+    cases = list(db.session.scalars(_board_cases(filters).limit(FEED_SIZE)))
+    base = request.host_url.rstrip("/")
+    board = base + url_for("callbacks_pages.feedback", **filters.args())
+    region = db.session.get(Region, filters.region) if filters.region else None
+    title = _("Public feedback board") + (f" · {region.name}" if region else "")
+    feed = ElementTree.Element("feed", xmlns=ATOM)
+    feed.set("xml:lang", "zh-Hans")
+    _text(feed, "title", title)
+    _text(feed, "subtitle", _("What the responsible department did about bad reviews. Personal data is masked."))
+    _text(feed, "id", base + url_for("callbacks_pages.feedback_feed", **filters.args()))
+    updated = max((c.published_at for c in cases if c.published_at), default=None) or utcnow()
+    _text(feed, "updated", _atom_time(updated))
+    ElementTree.SubElement(feed, "link", rel="alternate", type="text/html", href=board)
+    self_href = base + url_for("callbacks_pages.feedback_feed", **filters.args())
+    ElementTree.SubElement(feed, "link", rel="self", type="application/atom+xml", href=self_href)
+    author = ElementTree.SubElement(feed, "author")
+    _text(author, "name", "12345")
+    references = _references(cases)
+    for case in cases:
+        entry = ElementTree.SubElement(feed, "entry")
+        _text(entry, "title", f"{case.department.name} · {localdate(case.published_at)}")
+        _text(entry, "id", f"{base}/feedback#case-{case.id}")
+        _text(entry, "updated", _atom_time(case.published_at or case.created_at))
+        _text(entry, "published", _atom_time(case.published_at or case.created_at))
+        reference = references.get(case.rating_id)
+        href = base + url_for("callbacks_pages.feedback", q=reference) if reference else f"{base}/feedback"
+        ElementTree.SubElement(entry, "link", rel="alternate", type="text/html", href=f"{href}#case-{case.id}")
+        summary = (
+            f"{_('Review')}: {case.public_review or _('(no comment)')}\n{_('What was done')}: {case.public_action}"
+        )
+        _text(entry, "summary", summary)
+    body = ElementTree.tostring(feed, encoding="unicode", xml_declaration=False)
+    response = Response('<?xml version="1.0" encoding="utf-8"?>\n' + body, mimetype="application/atom+xml")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _text(parent: ElementTree.Element, tag: str, text: str) -> None:
+    ElementTree.SubElement(parent, tag).text = text
+
+
+def _atom_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -78,6 +78,9 @@ DOMAIN_DEFAULTS: dict[str, Any] = {
     "CITIZEN_MESSAGE_TEMPLATES": {
         "follow_up": "【12345】您评价的事项已整改并公开整改情况，欢迎您对整改结果追评：{link}",
         "satisfaction": "【12345】您的诉求已办结，请对办理结果评价：{link}",
+        # `{reference}` is the rating's reference number (not personal).
+        "status": "【12345】您的评价已收到，编号{reference}，办理进展请查看：{link}",
+        "ticket_status": "【12345】您的诉求（工单号{reference}）已答复办结，办理过程请查看：{link}",
     },
     "RATING_IDEMPOTENCY_HOURS": 24,
     "RATING_SWEEP_SECONDS": 3600,

@@ -131,6 +131,12 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "REPORTING_RETENTION_DAYS": int(os.environ.get("REPORTING_RETENTION_DAYS", "30")),
         # The delivery job logs a warning while the oldest owed report is older than this.
         "REPORTING_LAG_WARNING_SECONDS": float(os.environ.get("REPORTING_LAG_WARNING_SECONDS", "300")),
+        # Citizen SMS (core.messages): log|http (unset: http when a gateway URL is set), the
+        # city's gateway URL, the shared HMAC-SHA256 signing secret, and the per-request timeout.
+        "SMS_SENDER": os.environ.get("SMS_SENDER", "").strip().lower(),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", "").strip(),
+        "SMS_GATEWAY_SECRET": os.environ.get("SMS_GATEWAY_SECRET", ""),
+        "SMS_GATEWAY_TIMEOUT_SECONDS": float(os.environ.get("SMS_GATEWAY_TIMEOUT_SECONDS", "10")),
         "SCHEDULER_EMBEDDED": _env_bool("SCHEDULER_EMBEDDED", False),
         "SCHEDULER_HEARTBEAT_SECONDS": int(os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", "30")),
         "SCHEDULER_LOCK_FILE": os.environ.get("SCHEDULER_LOCK_FILE", str(instance_path / "scheduler.lock")),

@@ -5,14 +5,28 @@ A citizen's link (追评, a closed ticket's satisfaction rating) goes only to th
 kept in the outbox row only until the sender has it, then wiped. Staff see that a message went
 to 138****5678 at a time, and whether it was delivered — never the link.
 
-The default sender logs. In development it logs the whole message (so a developer can follow a
-link); in production it logs only the masked number and warns that no gateway is plugged in.
+Two senders, chosen by configuration (`SMS_SENDER=log|http`; unset: http when SMS_GATEWAY_URL is
+set, else log). The log sender logs: in development the whole message (so a developer can follow a
+link); in production only the masked number, with a warning that no gateway is plugged in. The
+HTTP sender POSTs each message to a city's SMS gateway, signed like the provincial reporting
+(`X-Haocha-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, `X-Haocha-Timestamp`,
+`Idempotency-Key: <message id>`); the body repeats the key and the timestamp so the signature
+covers them. A message is marked sent only after a 2xx, in its own commit; a crash between the 2xx
+and that commit sends it again with the same key, and the gateway, deduping by key, drops it.
 """
 
+import hashlib
+import hmac
+import http.client
+import json
 import logging
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -29,6 +43,10 @@ LINK = "{link}"
 
 class SendFailed(Exception):
     """The gateway did not take the message; it is retried later."""
+
+
+class GatewayUnreachable(SendFailed):
+    """The gateway cannot be reached at all: the rest of this round waits for the next one."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +66,102 @@ def _log_sender(message: OutgoingMessage) -> None:
     log.info("SMS to %s (message %s): %s", mask_phone(message.phone), message.id, message.body)
 
 
-_sender: Sender = _log_sender
+SIGNATURE_HEADER = "X-Haocha-Signature"
+TIMESTAMP_HEADER = "X-Haocha-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+USER_AGENT = "haocha-sms/1"
+RESPONSE_READ_LIMIT = 64 * 1024
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for a body (the same scheme as reports.provincial.delivery)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a gateway does: recompute the HMAC over the exact bytes received, compare in constant time."""
+    return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+def encode_body(message: OutgoingMessage, sent_at: int) -> bytes:
+    """The JSON sent: the message id (the idempotency key), the number, the text and the time;
+    nothing else about the citizen."""
+    document = {"messageId": str(message.id), "to": message.phone, "text": message.body, "sentAt": sent_at}
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: following it would turn the POST into a GET and lose the body."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect())
+
+
+def _http_sender(message: OutgoingMessage) -> None:
+    config = current_app.config
+    url = str(config.get("SMS_GATEWAY_URL") or "")
+    secret = str(config.get("SMS_GATEWAY_SECRET") or "")
+    if not url.startswith(("http://", "https://")):
+        raise GatewayUnreachable("SMS_GATEWAY_URL must be an http(s) URL")
+    if not secret:
+        raise GatewayUnreachable("no SMS_GATEWAY_SECRET (messages are never sent unsigned)")
+    sent_at = int(time.time())
+    body = encode_body(message, sent_at)
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(secret, body),
+            TIMESTAMP_HEADER: str(sent_at),
+            IDEMPOTENCY_HEADER: str(message.id),
+        },
+    )
+    try:
+        with _opener.open(request, timeout=float(config["SMS_GATEWAY_TIMEOUT_SECONDS"])) as response:
+            response.read(RESPONSE_READ_LIMIT)
+            code = int(response.status)
+    except urllib.error.HTTPError as error:
+        detail = error.read(200).decode("utf-8", "replace") if error.fp else ""
+        error.close()
+        if error.code in (429, 503):
+            raise GatewayUnreachable(f"HTTP {error.code}: {detail}".strip()) from None
+        raise SendFailed(f"HTTP {error.code}: {detail}".strip()) from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        raise GatewayUnreachable(f"unreachable: {getattr(error, 'reason', error)}") from None
+    if not 200 <= code < 300:
+        raise SendFailed(f"HTTP {code}")
+
+
+SENDERS: dict[str, Sender] = {"log": _log_sender, "http": _http_sender}
+
+# A sender plugged in by code (tests, a deployment's own module); None: the configured one.
+_sender: Sender | None = None
+
+
+def configured_sender_name() -> str:
+    """`SMS_SENDER` when set, else http when a gateway URL is configured, else log."""
+    name = str(current_app.config.get("SMS_SENDER") or "").strip().lower()
+    if not name:
+        name = "http" if current_app.config.get("SMS_GATEWAY_URL") else "log"
+    if name not in SENDERS:
+        raise ValueError(f"SMS_SENDER must be one of {sorted(SENDERS)}, not {name!r}")
+    return name
+
+
+def current_sender() -> Sender:
+    return _sender or SENDERS[configured_sender_name()]
 
 
 def set_sender(sender: Sender | None) -> None:
-    """Plug in how messages leave the system (an SMS gateway); None restores the log sender."""
+    """Plug in how messages leave the system; None restores the configured sender."""
     global _sender
-    _sender = sender or _log_sender
+    _sender = sender
 
 
 def enqueue(
@@ -105,26 +212,31 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** (attempts - 1), 3600.0))
 
 
-def _send_one(message: CitizenMessage, now: datetime) -> bool:
+def _send_one(message: CitizenMessage, now: datetime, sender: Sender) -> bool | None:
+    """True when sent, False when it failed, None when the gateway is unreachable (stop the round)."""
     body = message.text.replace(LINK, message.link or "")
     message.attempts += 1
+    unreachable = False
     try:
-        _sender(OutgoingMessage(message.id, message.phone, body))
+        sender(OutgoingMessage(message.id, message.phone, body))
     except Exception as exc:  # any gateway failure is a retry, never a lost message
+        unreachable = isinstance(exc, GatewayUnreachable)
         message.last_error = str(exc)[:200]
         if message.attempts >= int(current_app.config["CITIZEN_MESSAGE_MAX_ATTEMPTS"]):
             message.status, message.link = FAILED, None
         else:
             message.next_attempt_at = now + _backoff(message.attempts)
-        return False
+        return None if unreachable else False
     message.status, message.sent_at, message.link, message.last_error = SENT, now, None, ""
     return True
 
 
 def deliver_due(now: datetime | None = None, limit: int = 200) -> str:
     """Send what is due, one commit per message so a crash never sends one twice; on PostgreSQL
-    rows are claimed with FOR UPDATE SKIP LOCKED."""
+    rows are claimed with FOR UPDATE SKIP LOCKED. An unreachable gateway ends the round: the
+    rest waits for the next tick instead of each failing in turn."""
     now = now or utcnow()
+    sender = current_sender()
     ids = list(
         db.session.scalars(
             select(CitizenMessage.id)
@@ -139,9 +251,12 @@ def deliver_due(now: datetime | None = None, limit: int = 200) -> str:
         if message is None:
             db.session.rollback()
             continue
-        if _send_one(message, now):
+        outcome = _send_one(message, now, sender)
+        if outcome:
             sent += 1
         else:
             failed += 1
         db.session.commit()
+        if outcome is None:
+            break
     return f"{sent} sent, {failed} failed"

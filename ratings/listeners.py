@@ -5,11 +5,12 @@ outbox for the caller's own number (core.messages sends it after commit)."""
 from typing import Any
 
 from core.signals import ticket_closed
-from ratings import service
+from ratings import service, status
 
 
 def on_ticket_closed(_sender: Any, ticket: Any, **_kw: Any) -> None:
     service.send_satisfaction_link(service.open_event_for_ticket(ticket))
+    status.issue_for_ticket(ticket)
 
 
 def connect() -> None:

@@ -17,7 +17,7 @@ from core.extensions import client_ip
 from core.models import Department, Role
 from core.pagination import paginate
 from core.unit_of_work import discard
-from ratings import labels, links, review, service
+from ratings import labels, links, review, service, status
 from ratings.issuers import IssuingParty
 from ratings.limits import page_limit, submission_limits
 from ratings.models import PUBLIC_CHANNELS, AppealKind, Channel, EventKind
@@ -95,18 +95,28 @@ def _form_context(target: service.RatingTarget, form: MultiDict[str, str], error
         "default_rater_type": event.rater_type if event else 1,
         "follow_up": target.assess_number == 2,
         "place": _place(target),
+        # The service event's day (a standing code rates today's visit: no date to show).
+        "served_at": target.event.created_at if target.event is not None else None,
         "comment_max": current_app.config["RATING_COMMENT_MAX_LENGTH"],
         "staff_signed_in": carries_staff_credentials(),
         "known_contact": bool(event is not None and event.contact_phone),
     }
 
 
-def _place(target: service.RatingTarget) -> str:
-    holder: Any = target.event or target.standing
-    parts = [holder.department.name if holder and holder.department else ""]
+def _place_of(holder: Any) -> str:
+    """The issuing unit of an event or a standing code: department · service item, or a 12345
+    ticket's number, else the service in general, so the form always says what is rated."""
+    parts = [holder.department.name if holder is not None and holder.department else ""]
     if holder is not None and holder.service_item is not None:
         parts.append(holder.service_item.name)
-    return " · ".join(p for p in parts if p)
+    place = " · ".join(p for p in parts if p)
+    if not place and getattr(holder, "ticket_number", None):
+        place = _("12345 hotline request %(number)s", number=holder.ticket_number)
+    return place or _("12345 government service")
+
+
+def _place(target: service.RatingTarget) -> str:
+    return _place_of(target.event or target.standing)
 
 
 @bp.get("/rate/<token>")
@@ -169,11 +179,16 @@ def submit(token: str) -> Any:
         return render_template("ratings/rate.html", token=token, **context), 422
     except (NotFound, Gone, Conflict) as error:
         return _link_state(error)  # a 4xx: the commit point rolls the lost race back
-    session[RATED_KEY] = {
+    rated: dict[str, Any] = {
         "level": rating.level,
         "follow_up": rating.is_bad_review or rating.hidden_bad,
         "contact": bool(rating.contact_phone),
     }
+    if rating.assess_number == 1:
+        # The citizen's own browser keeps the status link until the thanks page shows it once.
+        issued = status.issue_for_rating(rating)
+        rated |= {"reference": issued.reference, "status_token": issued.token}
+    session[RATED_KEY] = rated
     return redirect(url_for("ratings_pages.thanks"), code=303)
 
 
@@ -183,6 +198,46 @@ def thanks() -> str:
     level = labels.LEVEL_LABELS.get(rated["level"]) if rated else None
     days = current_app.config["CALLBACK_VERIFY_WORKING_DAYS"]
     return render_template("ratings/thanks.html", rated=rated, level=level, days=days)
+
+
+@bp.get("/status/<token>")
+@page_limit
+def status_page(token: str) -> Any:
+    """查询进度: what happened since the rating, for whoever holds the status link."""
+    try:
+        link = status.resolve(token)
+    except NotFound:
+        return render_template("ratings/status.html", view=None), 404
+    if link.rating_id is None:
+        ticket = status.ticket_view(link)
+        level = labels.LEVEL_LABELS.get(ticket.rating_level) if ticket.rating_level else None
+        return render_template("ratings/ticket_status.html", view=ticket, level=level)
+    view = status.status_view(link)
+    return render_template(
+        "ratings/status.html",
+        token=token,
+        view=view,
+        level=labels.LEVEL_LABELS.get(view.rating.level),
+        follow_up_level=labels.LEVEL_LABELS.get(view.follow_up_level) if view.follow_up_level else None,
+        place=_place_of(view.event),
+    )
+
+
+@bp.post("/status/<token>/follow-up")
+@submission_limits
+def status_follow_up(token: str) -> Any:
+    """The 追评 through the status link: a fresh follow-up token, then straight to the form."""
+    if carries_staff_credentials():
+        raise Forbidden(_("Staff may not submit a citizen's rating. Please sign out first."))
+    try:
+        link = status.resolve(token)
+    except NotFound:
+        return render_template("ratings/status.html", view=None), 404
+    try:
+        rate_token = status.follow_up_token(link)
+    except Conflict:
+        return render_template("ratings/link_state.html", state="used"), 409
+    return redirect(url_for("ratings_pages.rate", token=rate_token), code=303)
 
 
 @bp.get("/rate/<token>/qr.<fmt>")

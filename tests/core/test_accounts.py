@@ -121,7 +121,7 @@ def test_tokens_list_and_revoke_by_id_or_value(runner, client):
     assert runner.invoke(args=["tokens", "revoke", newest_id]).exit_code == 0
     assert client.get("/api/v1/me", headers=_auth(second)).status_code == 401
     assert client.get("/api/v1/me", headers=_auth(first)).status_code == 200
-    assert runner.invoke(args=["tokens", "revoke", first]).exit_code == 0
+    assert runner.invoke(args=["tokens", "revoke", "--", first]).exit_code == 0
     assert client.get("/api/v1/me", headers=_auth(first)).status_code == 401
     assert "revoked" in runner.invoke(args=["tokens", "list", staff.username]).output
     assert runner.invoke(args=["tokens", "revoke", "999999"]).exit_code != 0

@@ -1,6 +1,6 @@
 """A citizen's link goes only to the citizen: through a bad review's whole life (rating →
 callback → case → report → accept → report-back → published → 追评), no staff page and no
-staff API response contains a /rate/ link or a rating token. Every staff page reachable by links
+staff API response contains a /rate/ or /status/ link, a rating token or a status token. Every staff page reachable by links
 from the home page, and every GET of the API with the ids of this case, is crawled at each stage
 as each role; then the 追评 arrives through the SMS sender and works exactly once."""
 
@@ -16,14 +16,15 @@ from callbacks.models import AttemptResult, Callback, Purpose, RectificationCase
 from core.db import db
 from core.models import Role
 from ratings import service as ratings
+from ratings.models import Rating
 
 HREF = re.compile(r'href="([^"#]+)"')
-SKIP = ("/static", "/logout", "/api/docs", "/rate/", "/feedback", "/open311", "/metrics")
+SKIP = ("/static", "/logout", "/api/docs", "/rate/", "/status/", "/feedback", "/open311", "/metrics")
 CITIZEN = {"environ_base": {"REMOTE_ADDR": "203.0.113.77"}}
 
 
 def _leaks(body: str, secrets: list[str]) -> list[str]:
-    found = ["/rate/ link"] if "/rate/" in body else []
+    found = [f"{path} link" for path in ("/rate/", "/status/") if path in body]
     return found + [f"token {s[:6]}…" for s in secrets if s in body]
 
 
@@ -90,10 +91,17 @@ def test_no_staff_page_or_api_response_ever_shows_a_citizens_link(app, client, s
     issued = ratings.create_service_event({"department": dept.code})
     db.session.commit()
     secrets = [issued.token]
-    body = {"token": issued.token, "level": 1, "comment": "窗口让我跑了三趟", "contact": {"phone": "13912345678"}}
-    created = client.post("/api/v1/ratings", json=body, **CITIZEN)
-    assert created.status_code == 201 and created.json["status"] == "valid"
-    rating = ratings.get_rating(created.json["id"])
+    # Through the citizen's form: the thanks page gives the status link, and the confirmation
+    # message carries it to the rater's number.
+    form = {"level": "1", "comment": "窗口让我跑了三趟", "contact_phone": "13912345678"}
+    assert client.post(f"/rate/{issued.token}", data=form, **CITIZEN).status_code == 303
+    thanks = client.get("/rate/thanks", **CITIZEN).get_data(as_text=True)
+    status_token = re.search(r'href="/status/([^"]+)"', thanks).group(1)
+    secrets.append(status_token)
+    rating = db.session.scalar(select(Rating).where(Rating.event_id == issued.event.id))
+    assert rating.status.value == "valid"
+    [confirmation] = sms.deliver()
+    assert confirmation.phone == "13912345678" and status_token in confirmation.body
     visited: set[str] = set()
 
     def crawl(stage: str) -> None:

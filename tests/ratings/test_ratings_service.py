@@ -274,9 +274,12 @@ def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, sms
     assert event is not None and event.kind == EventKind.HOTLINE
     assert (event.department_id, event.ticket_number, event.contact_phone) == (dept.id, ticket.number, "13812345678")
     assert event.rater_type == 2
-    assert len(sent) == 1 and sent[0].phone == "13812345678" and "/rate/" in sent[0].body
-    token = sent[0].body.split("/rate/")[1].split("?")[0]
-    assert sent[0].body.split("/rate/")[1].split("?")[1].startswith("ch=6")
+    # Two messages to the caller: the rating link, and the ticket's number with its status link.
+    assert [m.phone for m in sent] == ["13812345678"] * 2
+    [rate_message] = [m for m in sent if "/rate/" in m.body]
+    assert any("/status/" in m.body and ticket.number in m.body for m in sent)
+    token = rate_message.body.split("/rate/")[1].split("?")[0]
+    assert rate_message.body.split("/rate/")[1].split("?")[1].startswith("ch=6")
     stored = messages.messages_about("service_event", event.id)
     assert [(m.status, m.link) for m in stored] == [("sent", None)]  # the link is not kept
     rating = service.rate_with_token(token, 2, Channel.SMS)
