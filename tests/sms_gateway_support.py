@@ -4,81 +4,32 @@ the same key and timestamp as the headers), dedupes by idempotency key, can answ
 n-th request, and can go down (connection refused) and come back on the same port."""
 
 import json
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from sqlalchemy import func, select
+from stand_in_server import StandInServer
 
 from core.db import db
 from core.messages import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from core.models import CitizenMessage
 
 
-class SmsGateway:
+class SmsGateway(StandInServer):
+    PATH = "/sms"
+
     def __init__(self, secret: str, fail_every: int = 0) -> None:
+        super().__init__()
         self.secret = secret
         self.fail_every = fail_every
-        self.lock = threading.Lock()
         self.requests = 0
         self.rejected = 0  # bad signature, or headers that differ from the signed body
         self.duplicates: list[str] = []  # keys received again after they were accepted
         self.accepted: dict[str, dict[str, Any]] = {}  # key -> body, first acceptance
         self.headers: list[dict[str, str]] = []
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/sms"
-
-    def start(self) -> "SmsGateway":
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                gateway._handle(self)
-
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Go down: the port refuses connections until start() again."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down_for(self, seconds: float) -> threading.Thread:
-        def outage() -> None:
-            self.stop()
-            time.sleep(seconds)
-            self.start()
-
-        thread = threading.Thread(target=outage, daemon=True)
-        thread.start()
-        return thread
-
-    def _answer(self, handler: BaseHTTPRequestHandler, code: int) -> None:
-        data = json.dumps({"ok": code < 300}).encode()
-        try:
-            handler.send_response(code)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raw = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
@@ -96,17 +47,17 @@ class SmsGateway:
         ):
             with self.lock:
                 self.rejected += 1
-            self._answer(handler, 401)
+            self._answer(handler, 401, {"ok": False})
             return
         if self.fail_every and number % self.fail_every == 0:
-            self._answer(handler, 500)
+            self._answer(handler, 500, {"ok": False})
             return
         with self.lock:
             if key in self.accepted:
                 self.duplicates.append(key)
             else:
                 self.accepted[key] = body
-        self._answer(handler, 200)
+        self._answer(handler, 200, {"ok": True})
 
 
 @dataclass(frozen=True)

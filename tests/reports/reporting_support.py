@@ -6,17 +6,21 @@ and a maker of real ratings (through ratings.service, so the outbox fills by the
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from stand_in_server import StandInServer
 
 from core.db import db
 from reports.provincial.delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 
-class Receiver:
+class Receiver(StandInServer):
+    PATH = "/report"
+    KEEP_ALIVE = True
+
     def __init__(
         self,
         secret: str,
@@ -26,14 +30,13 @@ class Receiver:
         slow_seconds: tuple[float, float] = (0.2, 2.0),
         seed: int = 20,
     ) -> None:
+        super().__init__()
         self.secret = secret
         self.fail_every = fail_every  # answer 500 to every n-th request (0: never)
         self.delay = delay  # seconds to wait before answering
         self.slow_share = slow_share  # this share of requests waits a random time in slow_seconds first
         self.slow_seconds = slow_seconds
         self.random = random.Random(seed)
-        self.lock = threading.Lock()
-        self.connections = 0  # TCP connections accepted (kept alive between requests)
         self.slowed = 0
         self.accepted_at: dict[str, float] = {}  # key -> time.time() of first acceptance
         self.slow_keys: dict[str, float] = {}  # key -> seconds to wait before answering that key
@@ -49,66 +52,6 @@ class Receiver:
         self.headers: list[dict[str, str]] = []
         # Called with the key after a request is accepted and before the answer is sent.
         self.on_accept: Callable[[str], None] | None = None
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/report"
-
-    def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as a real platform's server
-
-            def setup(self) -> None:
-                super().setup()
-                with receiver.lock:
-                    receiver.connections += 1
-
-            def do_POST(self) -> None:
-                receiver._handle(self)
-
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Go down: the port refuses connections until start() again."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down_for(self, seconds: float) -> threading.Thread:
-        def outage() -> None:
-            self.stop()
-            time.sleep(seconds)
-            self.start()
-
-        thread = threading.Thread(target=outage, daemon=True)
-        thread.start()
-        return thread
-
-    def _answer(self, handler: BaseHTTPRequestHandler, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        try:
-            handler.send_response(code)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the sender is gone (killed mid-request): it never hears the answer
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         if getattr(handler, "server", None) is not self._server:
