@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from werkzeug.wrappers import Response
 
-from callbacks import service, workbench
+from callbacks import service, status_view, workbench
 from callbacks.models import AttemptResult, Callback, CaseStatus, Purpose, RectificationCase
-from core.auth import require_staff, roles_required
+from core.auth import carries_staff_credentials, require_staff, roles_required
 from core.calendar import local_date, start_of_day
 from core.db import db, utcnow
-from core.errors import DomainError
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.localize import chinese, localize
 from core.models import Department, Region, Role
 from core.pagination import paginate
@@ -26,6 +26,8 @@ from core.templating import localdate
 from core.unit_of_work import discard
 from ratings import status
 from ratings.labels import LEVEL_LABELS
+from ratings.limits import page_limit, submission_limits
+from ratings.pages import place_of
 
 bp = Blueprint(
     "callbacks_pages",
@@ -431,3 +433,46 @@ def _text(parent: ElementTree.Element, tag: str, text: str) -> None:
 
 def _atom_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the citizen's status page (查询进度) ------------------------------------------------------
+
+
+@bp.get("/status/<token>")
+@page_limit
+def status_page(token: str) -> Any:
+    """查询进度: what happened since the rating, for whoever holds the status link."""
+    try:
+        link = status.resolve(token)
+    except NotFound:
+        return render_template("ratings/status.html", view=None), 404
+    if link.rating_id is None:
+        ticket = status_view.ticket_view(link)
+        level = LEVEL_LABELS.get(ticket.rating_level) if ticket.rating_level else None
+        return render_template("ratings/ticket_status.html", view=ticket, level=level)
+    view = status_view.status_view(link)
+    return render_template(
+        "ratings/status.html",
+        token=token,
+        view=view,
+        level=LEVEL_LABELS.get(view.rating.level),
+        follow_up_level=LEVEL_LABELS.get(view.follow_up_level) if view.follow_up_level else None,
+        place=place_of(view.event),
+    )
+
+
+@bp.post("/status/<token>/follow-up")
+@submission_limits
+def status_follow_up(token: str) -> Any:
+    """The 追评 through the status link: a fresh follow-up token, then straight to the form."""
+    if carries_staff_credentials():
+        raise Forbidden(_("Staff may not submit a citizen's rating. Please sign out first."))
+    try:
+        link = status.resolve(token)
+    except NotFound:
+        return render_template("ratings/status.html", view=None), 404
+    try:
+        rate_token = status_view.follow_up_token(link)
+    except Conflict:
+        return render_template("ratings/link_state.html", state="used"), 409
+    return redirect(url_for("ratings_pages.rate", token=rate_token), code=303)

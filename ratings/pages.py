@@ -103,7 +103,7 @@ def _form_context(target: service.RatingTarget, form: MultiDict[str, str], error
     }
 
 
-def _place_of(holder: Any) -> str:
+def place_of(holder: Any) -> str:
     """The issuing unit of an event or a standing code: department · service item, or a 12345
     ticket's number, else the service in general, so the form always says what is rated."""
     parts = [holder.department.name if holder is not None and holder.department else ""]
@@ -116,7 +116,7 @@ def _place_of(holder: Any) -> str:
 
 
 def _place(target: service.RatingTarget) -> str:
-    return _place_of(target.event or target.standing)
+    return place_of(target.event or target.standing)
 
 
 @bp.get("/rate/<token>")
@@ -198,46 +198,6 @@ def thanks() -> str:
     level = labels.LEVEL_LABELS.get(rated["level"]) if rated else None
     days = current_app.config["CALLBACK_VERIFY_WORKING_DAYS"]
     return render_template("ratings/thanks.html", rated=rated, level=level, days=days)
-
-
-@bp.get("/status/<token>")
-@page_limit
-def status_page(token: str) -> Any:
-    """查询进度: what happened since the rating, for whoever holds the status link."""
-    try:
-        link = status.resolve(token)
-    except NotFound:
-        return render_template("ratings/status.html", view=None), 404
-    if link.rating_id is None:
-        ticket = status.ticket_view(link)
-        level = labels.LEVEL_LABELS.get(ticket.rating_level) if ticket.rating_level else None
-        return render_template("ratings/ticket_status.html", view=ticket, level=level)
-    view = status.status_view(link)
-    return render_template(
-        "ratings/status.html",
-        token=token,
-        view=view,
-        level=labels.LEVEL_LABELS.get(view.rating.level),
-        follow_up_level=labels.LEVEL_LABELS.get(view.follow_up_level) if view.follow_up_level else None,
-        place=_place_of(view.event),
-    )
-
-
-@bp.post("/status/<token>/follow-up")
-@submission_limits
-def status_follow_up(token: str) -> Any:
-    """The 追评 through the status link: a fresh follow-up token, then straight to the form."""
-    if carries_staff_credentials():
-        raise Forbidden(_("Staff may not submit a citizen's rating. Please sign out first."))
-    try:
-        link = status.resolve(token)
-    except NotFound:
-        return render_template("ratings/status.html", view=None), 404
-    try:
-        rate_token = status.follow_up_token(link)
-    except Conflict:
-        return render_template("ratings/link_state.html", state="used"), 409
-    return redirect(url_for("ratings_pages.rate", token=rate_token), code=303)
 
 
 @bp.get("/rate/<token>/qr.<fmt>")
