@@ -28,13 +28,14 @@ from sqlalchemy import and_, select
 
 from core.calendar import local_tz, start_of_day
 from core.db import db
-from core.models import Department, Region, ServiceItem
+from core.disclosure import CONFIDENTIAL_MARK, hidden_for, redact_person
+from core.models import Department, Region, ServiceItem, User
 from core.privacy import mask_address, mask_name, mask_phone, scrub_text
 from hotline import labels as ticket_labels
 from hotline.models import Ticket
 from hotline.service import caller_view, content_for
 from ratings.labels import CHANNEL_LABELS, LEVEL_LABELS, RATER_TYPE_LABELS
-from ratings.models import Rating
+from ratings.models import Rating, ServiceEvent
 from reports.stats.kpis import KpiFilters, WorkingHours, handling_start, working_hours
 from reports.stats.models import LEVELS
 from reports.stats.service import Filters
@@ -249,8 +250,12 @@ class Names:
         return self.items.get(key, ("", ""))
 
 
-def rating_rows(filters: Filters, batch: int = BATCH, lang: str = "zh") -> Iterator[Sequence[Any]]:
-    """Masked raw ratings in id order, read in keyset batches of `batch` rows."""
+def rating_rows(
+    filters: Filters, batch: int = BATCH, lang: str = "zh", reader: User | None = None
+) -> Iterator[Sequence[Any]]:
+    """Masked raw ratings in id order, read in keyset batches of `batch` rows. A rating made from
+    a confidential ticket shows `reader` nothing of its rater unless they may know them
+    (core.disclosure): no name, no number, the comment redacted."""
     names = Names.load(lang)
     channels, raters = translated(CHANNEL_LABELS, lang), translated(RATER_TYPE_LABELS, lang)
     levels, statuses, yes_no = (
@@ -274,11 +279,19 @@ def rating_rows(filters: Filters, batch: int = BATCH, lang: str = "zh") -> Itera
         Rating.contact_name,
         Rating.contact_phone,
         Rating.comment,
+        ServiceEvent.confidential,
+        ServiceEvent.contact_name,
     )
     last = 0
     conditions = _rating_conditions(filters)
     while True:
-        stmt = select(*columns).where(and_(*conditions, Rating.id > last)).order_by(Rating.id).limit(batch)
+        stmt = (
+            select(*columns)
+            .join(ServiceEvent, ServiceEvent.id == Rating.event_id)
+            .where(and_(*conditions, Rating.id > last))
+            .order_by(Rating.id)
+            .limit(batch)
+        )
         rows = db.session.execute(stmt).all()
         for r in rows:
             status = str(getattr(r[9], "value", r[9]))
@@ -297,14 +310,19 @@ def rating_rows(filters: Filters, batch: int = BATCH, lang: str = "zh") -> Itera
                 statuses.get(status, status),
                 yes_no[bool(r[10])],
                 yes_no[bool(r[11])],
-                mask_name(r[12]),
-                mask_phone(r[13]),
-                scrub_text(r[14]),
+                *_rater(r, reader),
             )
         if len(rows) < batch:
             return
         last = rows[-1][0]
         db.session.expire_all()
+
+
+def _rater(row: Any, reader: User | None) -> tuple[str, str, str]:
+    """Contact name, phone and comment of a rating row as `reader` may see them."""
+    if hidden_for(reader, bool(row[15])):
+        return (CONFIDENTIAL_MARK if row[12] else "", "", redact_person(row[14], [row[12], row[16]]))
+    return (mask_name(row[12]), mask_phone(row[13]), scrub_text(row[14]))
 
 
 def _ticket_conditions(filters: KpiFilters) -> list[Any]:

@@ -170,7 +170,7 @@ class RatingsExport(MethodView):
                 raise NotFound("Department not found.")
             filters = replace(filters, department_id=scope)
         name = f"ratings-{filters.start}-{filters.end}"
-        rows = exports.rating_rows(filters, lang=args["lang"])
+        rows = exports.rating_rows(filters, lang=args["lang"], reader=require_staff())
         return _download(name, args["format"], exports.RATING_COLUMNS, rows, args["lang"])
 
 

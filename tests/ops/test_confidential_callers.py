@@ -85,6 +85,10 @@ def test_nothing_derived_from_a_confidential_ticket_shows_the_department_who_cal
         "rating api": client.get(f"/api/v1/ratings/{rating.id}", headers=as_handler).get_data(as_text=True),
         "ticket api": client.get(f"/api/v1/tickets/{ticket.number}", headers=as_handler).get_data(as_text=True),
     }
+    day = rating.local_day.isoformat()
+    export = client.get(f"/api/v1/stats/ratings/export?format=csv&from={day}&to={day}", headers=as_handler)
+    assert export.status_code == 200 and "[保密]" in export.get_data(as_text=True)
+    views["ratings export"] = export.get_data(as_text=True)
     assert client.get(f"/api/v1/ratings/{rating.id}", headers=as_handler).json["ticket_number"] is None
     f.login(client, handler)
     views["case page"] = client.get(f"/cases/{case.id}").get_data(as_text=True)
