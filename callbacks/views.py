@@ -45,7 +45,7 @@ def _check_version(obj: Any, version: int | None) -> None:
 
 
 def _case_step(case_id: int, version: int | None, step: Callable[[RectificationCase, User], Any]) -> RectificationCase:
-    """Load the case the caller may see, check its version, take the step, commit once."""
+    """Load the case the caller may see, check its version, take the step (the request commits it)."""
     user = require_staff()
     case = service.get_case(case_id, user)
     _check_version(case, version)

@@ -1,5 +1,5 @@
 """The tickets API: create, read, list (filters and a keyset cursor), the duplicate hint, and one
-endpoint per move of the state machine. Parse, call the service, commit once."""
+endpoint per move of the state machine. Parse, call the service; the request commits once (core.unit_of_work)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +44,7 @@ def roles(move: str) -> tuple[Any, ...]:
 
 
 def _apply(number: str, make: Callable[[Ticket, User], Any]) -> Ticket:
-    """Load the ticket the actor may see (else 404), make the move, commit once."""
+    """Load the ticket the actor may see (else 404), make the move (the request commits it)."""
     actor = require_staff()
     ticket = service.get_ticket(number, actor)
     make(ticket, actor)

@@ -1,7 +1,7 @@
 """GeoReport v2 under /open311/v2/: discovery, services, service definitions, requests (GET and
 POST), a request, tokens, and FixMyStreet's servicerequestupdates — each as .xml and .json.
 A plain Flask blueprint (Open311 is not part of the OpenAPI document). Parse, call the service,
-commit once, render; every refusal is written in the spec's errors format.
+render (the request commits once, core.unit_of_work); every refusal is written in the spec's errors format.
 """
 
 import logging
