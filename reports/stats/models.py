@@ -26,7 +26,21 @@ class _Counts:
     voided: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RatingDayRollup(_Counts, Base):
+class _FineKeys:
+    """Every dimension statistics filter or group on (FINE_KEYS): the fine rollup's key, and what
+    each queued change is keyed by."""
+
+    local_day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    region_code: Mapped[str] = mapped_column(String(12))
+    service_item_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[int] = mapped_column(Integer)
+    rater_type: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean)
+    low_trust: Mapped[bool] = mapped_column(Boolean)
+
+
+class RatingDayRollup(_Counts, _FineKeys, Base):
     """Fine rollup: every dimension statistics filter or group on."""
 
     __tablename__ = "stats_rating_days"
@@ -44,14 +58,6 @@ class RatingDayRollup(_Counts, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    local_day: Mapped[date] = mapped_column(Date)
-    department_id: Mapped[int] = mapped_column(Integer)
-    region_code: Mapped[str] = mapped_column(String(12))
-    service_item_id: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[int] = mapped_column(Integer)
-    rater_type: Mapped[int] = mapped_column(Integer)
-    is_default: Mapped[bool] = mapped_column(Boolean)
-    low_trust: Mapped[bool] = mapped_column(Boolean)
 
 
 class DepartmentDayRollup(_Counts, Base):
@@ -99,7 +105,7 @@ CHANNEL_KEYS = ("local_day", "channel", "rater_type", "is_default")
 DERIVED = ((DepartmentDayRollup, COARSE_KEYS), (ChannelDayRollup, CHANNEL_KEYS))
 
 
-class RatingChange(Base):
+class RatingChange(_Counts, _FineKeys, Base):
     """One change to what a first rating adds to the rollups: +1 in one count column when it is
     stored or starts counting, -1 where it stopped counting (voided, moved, held). Writers only
     ever insert these rows; the fold job adds them to the rollups and deletes them in one
@@ -109,20 +115,6 @@ class RatingChange(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     rating_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: a log line, not a link
-    local_day: Mapped[date] = mapped_column(Date)
-    department_id: Mapped[int] = mapped_column(Integer)
-    region_code: Mapped[str] = mapped_column(String(12))
-    service_item_id: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[int] = mapped_column(Integer)
-    rater_type: Mapped[int] = mapped_column(Integer)
-    is_default: Mapped[bool] = mapped_column(Boolean)
-    low_trust: Mapped[bool] = mapped_column(Boolean)
-    n1: Mapped[int] = mapped_column(Integer, default=0)
-    n2: Mapped[int] = mapped_column(Integer, default=0)
-    n3: Mapped[int] = mapped_column(Integer, default=0)
-    n4: Mapped[int] = mapped_column(Integer, default=0)
-    n5: Mapped[int] = mapped_column(Integer, default=0)
-    voided: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
