@@ -42,7 +42,9 @@ CSRF_FREE_PREFIXES = ("/api/", "/open311/")
 
 
 def _before_request() -> None:
-    set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+    # Every request begins with a read snapshot; SQLite takes its write lock at the first write
+    # statement (core.db), so authentication and validation run outside the lock.
+    set_write_intent(False)
     # The API authenticates writes with bearer tokens or API keys, never cookies (core.auth),
     # so only pages need CSRF tokens.
     if current_app.config["WTF_CSRF_ENABLED"] and not request.path.startswith(CSRF_FREE_PREFIXES):

@@ -1,8 +1,13 @@
 """Database: the typed declarative base, the Flask-SQLAlchemy handle and engine tuning.
 
-SQLite is set up for concurrent writers (WAL, busy_timeout, foreign keys, synchronous=FULL)
-and writing transactions start with BEGIN IMMEDIATE so two writers queue on the lock instead
-of failing halfway with "database is locked". Read-only requests begin deferred.
+SQLite is set up for concurrent writers (WAL, busy_timeout, foreign keys, synchronous=FULL).
+A request's transaction begins deferred (a read snapshot, no lock) and takes the write lock only
+at its first write statement: the read snapshot is ended there (nothing was written yet) and the
+transaction goes on as BEGIN IMMEDIATE, so two writers queue on the lock instead of failing
+halfway with "database is locked", and the lock is held for the writes alone, not while the request
+authenticates, validates, scores sentiment or builds its answer. Whatever the reads decided is
+settled again by the database at the write (unique keys, version counters), as on PostgreSQL.
+Jobs and commands, which write what they read, begin IMMEDIATE (`set_write_intent`).
 """
 
 from collections.abc import Iterator
@@ -96,7 +101,30 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        immediate = _write_intent.get()
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info[_DEFERRED] = not immediate
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_write_lock(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_DEFERRED) and statement.lstrip()[:9].upper().startswith(_WRITES):
+            conn.info[_DEFERRED] = False
+            _upgrade(conn.connection.dbapi_connection)
+
+
+_DEFERRED = "haocha_deferred"
+# Statements that write, or open a savepoint around writes (a savepoint cannot outlive the
+# restart of its transaction, so it takes the lock first).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+
+
+def _upgrade(dbapi_connection: Any) -> None:
+    """End the deferred read transaction (it wrote nothing) and begin IMMEDIATE in its place."""
+    try:
+        dbapi_connection.execute("COMMIT")
+    except Exception:  # a read still in progress: write in place; SQLite upgrades the lock itself
+        return
+    dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def init_db(app: Flask) -> None:
