@@ -44,9 +44,10 @@ run: install
 	  trap 'kill $$SCHED 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/flask run --host $(HOST) --port $(PORT)
 
-# `make test` skips the soak, crash and multi-process tests (marked slow; .ci/run runs them):
-# `make test TEST_MARKS=slow` runs just those, `make test TEST_MARKS=` everything.
-TEST_MARKS ?= not slow
+# `make test` skips the soak, crash and multi-process tests (marked slow) and the journeys in
+# Chromium (marked browser); .ci/run runs them all. `make test TEST_MARKS="slow or browser"` runs
+# just those, `make test TEST_MARKS=` everything.
+TEST_MARKS ?= not slow and not browser
 test: install-dev
 	$(PY) -m pytest $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(PYTEST_ARGS)
 

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select
 
 from core.db import db, utcnow
 from core.errors import Forbidden, NotFound
@@ -36,6 +36,19 @@ login_manager.login_view = "core_pages.login"
 login_manager.session_protection = None  # the server-side session row is the protection
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# A bearer token resolved in one statement, built once (its compiled form is cached): the usable
+# token's id and its active user (with the user's department, joined as the model says).
+_BEARER = (
+    select(User, ApiToken.id)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+        User.active.is_(True),
+    )
+)
 
 
 def token_digest(token: str) -> str:
@@ -131,12 +144,12 @@ def _load_from_bearer(req: Any) -> User | None:
     if not header.startswith("Bearer "):
         return None
     token = header[len("Bearer ") :].strip()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
-    if row is None or not row.is_usable(utcnow()):
+    row = db.session.execute(_BEARER, {"digest": token_digest(token), "now": utcnow()}).first()
+    if row is None:
         return None
-    user = row.user
+    user, token_id = row
     user.via_token = True
-    g.api_token_id = row.id
+    g.api_token_id = token_id
     return user
 
 
