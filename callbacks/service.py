@@ -327,7 +327,10 @@ class CaseMove:
     then: Callable[[RectificationCase, Step], Any] = field(default=_nothing)
 
     def legal(self, case: RectificationCase) -> bool:
-        return case.status in self.sources
+        return self.legal_from(case.status)
+
+    def legal_from(self, status: CaseStatus) -> bool:
+        return status in self.sources
 
 
 def _required(text: str, name: str, message: str) -> None:
