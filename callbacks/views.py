@@ -35,7 +35,7 @@ public_blp = api_blueprint("public_board", __name__, "/public", "The public feed
 
 CALLERS = service.CALLERS
 CASE_READERS = service.CASE_READERS
-NOT_YOURS = "Not your step: your role may not take it, or the case is another department's."
+NOT_YOURS = "Not your step: your role may not take it."
 
 
 def roles(move: str) -> tuple[Role, ...]:
