@@ -3,9 +3,9 @@ from verification to publication. Functions flush, never commit; views and jobs 
 
 The case is a state machine with one move table (`CASE_MOVES`): each move says who may take it,
 from which states, to which state, and what it changes. Every step of a case — from the API, a
-page form, a callback's outcome or the demo loader — goes through `take_step`, which checks the
-actor (403), the version the caller saw (409) and the case's state (409), then applies the move
-and writes one event to the case's audit trail.
+page form or a callback's outcome — goes through `take_step`, which checks the actor (403), the
+version the caller saw (409) and the case's state (409), then applies the move and writes one
+event to the case's audit trail. The demo loader replays the same table at bulk speed.
 
 Time is a parameter: the entry points take `now` (default: the present), and everything below
 them uses that one moment."""
@@ -446,7 +446,7 @@ def may_take(user: User | None, move: CaseMove, case: RectificationCase) -> bool
     """Whether this user's role (and, for a department's handler, department) lets them take the
     move on this case."""
     if user is None:
-        return True  # the system: a finished callback, the demo loader
+        return True  # the system
     if not user.has_role(*move.roles):
         return False
     return user.role != Role.HANDLER or case.department_id == user.department_id
