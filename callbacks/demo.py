@@ -6,8 +6,11 @@ callback (or, anonymous, its case to verify) and every closed ticket its satisfa
 each with a plausible past. Most are done on time, some late, some unreachable, a few overdue;
 confirmed bad reviews become rectification cases at every stage up to published on the board.
 
-Rows are bulk-inserted with explicit ids and timestamps in the past (the service functions stamp
-"now"). Idempotent: ratings and tickets that already have their callback or case are skipped.
+Rows are bulk-inserted with explicit ids and timestamps in the past, at bulk speed; the rules
+are the service's own — the case moves of `service.CASE_MOVES` (their states and events), what
+publication freezes (`service.public_copy`), and when a callback or an acceptance is on time
+(`service.callback_on_time`, `service.accepted_on_time`). Idempotent: ratings and tickets that
+already have their callback or case are skipped.
 """
 
 import random
@@ -18,6 +21,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Table, insert, or_, select
 
+from callbacks import service
 from callbacks.models import (
     AttemptResult,
     Callback,
@@ -32,7 +36,7 @@ from core.calendar import Deadline, deadline_after, local_date
 from core.db import db, utcnow
 from core.demo import advance_id_sequences, next_free_id
 from core.models import User
-from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
+from core.privacy import scrub_text
 from hotline.models import Ticket, TicketEvent
 from ratings.models import Rating, RatingStatus
 
@@ -47,6 +51,11 @@ ACTIONS = (
     "已补充告知清单并培训窗口人员",
     "已修复系统并回访群众",
 )
+
+# A case's past: how it was opened (the status, when, by whom), then its moves of
+# service.CASE_MOVES (the name, when, by whom).
+_Opening = tuple[CaseStatus, datetime, int | None]
+_Move = tuple[str, datetime, int | None]
 
 
 _DEFAULTS: dict[str, Any] = {
@@ -152,18 +161,19 @@ class History:
     def finish(self, row: dict[str, Any], status: str, at: datetime, outcome: str) -> int:
         """Store a callback ended at `at`, with the attempts that ended it."""
         reached = status == "done"
+        tries = [AttemptResult.REACHED] if reached else [AttemptResult.NO_ANSWER] * 3
+        # Spread over the callback's life (the last try ends it), never before it existed.
+        moments = [row["created_at"] + (at - row["created_at"]) * (n + 1) / len(tries) for n in range(len(tries))]
+        ended = CallbackStatus.DONE if reached else CallbackStatus.UNREACHABLE
         row.update(
-            status=CallbackStatus.DONE if reached else CallbackStatus.UNREACHABLE,
+            status=ended,
             outcome=outcome if reached else "unreachable",
             completed_at=at,
-            on_time=at <= row["due_at"],
+            on_time=service.callback_on_time(ended, at, row["due_at"], moments[0]),
             assignee_id=self.agent,
         )
         callback_id = self.out.add("callbacks", row)
-        tries = [AttemptResult.REACHED] if reached else [AttemptResult.NO_ANSWER] * 3
-        for n, result in enumerate(tries):
-            # Spread over the callback's life (the last try ends it), never before it existed.
-            moment = row["created_at"] + (at - row["created_at"]) * (n + 1) / len(tries)
+        for result, moment in zip(tries, moments, strict=True):
             self.out.add(
                 "callback_attempts",
                 {
@@ -178,19 +188,31 @@ class History:
             )
         return callback_id
 
-    def _event(self, case_id: int, action: str, old: str, new: CaseStatus, at: datetime, actor: int | None) -> None:
-        self.out.add(
-            "case_events",
-            {
-                "case_id": case_id,
-                "action": action,
-                "from_status": old,
-                "to_status": new.value,
-                "note": "",
-                "actor_id": actor,
-                "created_at": at,
-            },
-        )
+    def _events(self, case_id: int, opening: "_Opening", steps: list["_Move"]) -> CaseStatus:
+        """The trail `service.open_case` and then `service.take_step` write for these moves;
+        returns the status the moves leave the case in."""
+        status, at, actor = opening
+        trail = [("opened", "", status, at, actor)]
+        for name, at, actor in steps:
+            move = service.CASE_MOVES[name]
+            if not move.legal_from(status) or move.target is None or move.event is None:
+                raise ValueError(f"The demo's case cannot {name} from {status.value}.")
+            trail.append((move.event, status.value, move.target, at, actor))
+            status = move.target
+        for action, old, new, at, actor in trail:
+            self.out.add(
+                "case_events",
+                {
+                    "case_id": case_id,
+                    "action": action,
+                    "from_status": old,
+                    "to_status": new.value,
+                    "note": "",
+                    "actor_id": actor,
+                    "created_at": at,
+                },
+            )
+        return status
 
     def case(self, rating: Any, opened: datetime, problem: str, verified_by_department: bool = False) -> None:
         """A confirmed bad review's rectification case, taken as far as time allows (an anonymous
@@ -200,27 +222,18 @@ class History:
             "rating_id": rating.id,
             "department_id": rating.department_id,
             "region_code": rating.region_code,
-            "status": CaseStatus.OPEN,
             "problem": scrub_text(problem),
             "immediate": self.rng.random() < 0.2,
-            "action_taken": "",
-            "manager_note": "",
             "due_at": deadline.due_at,
             "due_estimated": deadline.estimated,
             "created_at": rating.created_at if verified_by_department else opened,
             "opened_at": opened,
-            "public_review": "",
-            "public_rater": "",
-            "public_phone": "",
-            "public_action": "",
-            "version": 1,
         }
-        steps = [("opened", "", CaseStatus.OPEN, opened, self.agent)]
+        opening: _Opening = (CaseStatus.OPEN, opened, self.agent)
+        steps: list[_Move] = []
         if verified_by_department:
-            steps = [
-                ("opened", "", CaseStatus.TO_VERIFY, rating.created_at, None),
-                ("verified", "to_verify", CaseStatus.OPEN, opened, self.handler),
-            ]
+            opening = (CaseStatus.TO_VERIFY, rating.created_at, None)
+            steps.append(("verify", opened, self.handler))
         due = deadline.due_at
         roll = self.rng.random()
         # How far it got: past due, almost all are accepted (a few late, a few still open);
@@ -229,19 +242,18 @@ class History:
         stuck = (due < self.now and roll >= 0.96) or (due >= self.now and roll < 0.45)
         if not stuck:
             submitted = self._between(opened, due + timedelta(days=3) if late else due - timedelta(hours=12))
-            row.update(status=CaseStatus.SUBMITTED, submitted_at=submitted, action_taken=self.rng.choice(ACTIONS))
-            steps.append(("submitted", "open", CaseStatus.SUBMITTED, submitted, self.handler))
+            row.update(submitted_at=submitted, action_taken=self.rng.choice(ACTIONS))
+            steps.append(("report", submitted, self.handler))
             accepted = submitted + timedelta(hours=self.rng.uniform(1, 30))
             if accepted <= self.now and (due < self.now or self.rng.random() < 0.6):
-                row.update(status=CaseStatus.ACCEPTED, accepted_at=accepted, accepted_on_time=accepted <= due)
-                steps.append(("accepted", "submitted", CaseStatus.ACCEPTED, accepted, self.manager))
+                row.update(accepted_at=accepted, accepted_on_time=service.accepted_on_time(accepted, due))
+                steps.append(("accept", accepted, self.manager))
         case_id = self.out.add("rectification_cases", row)
-        if row["status"] == CaseStatus.ACCEPTED:
+        if row.get("accepted_at") is not None:
             self._report_back(row, case_id, rating, steps)
-        for action, old, new, at, actor in steps:
-            self._event(case_id, action, old, new, at, actor)
+        row["status"] = self._events(case_id, opening, steps)
 
-    def _report_back(self, row: dict[str, Any], case_id: int, rating: Any, steps: list[Any]) -> None:
+    def _report_back(self, row: dict[str, Any], case_id: int, rating: Any, steps: list["_Move"]) -> None:
         """整改反馈: the citizen hears what was done; the case is then published on the board.
         Without a phone there is nobody to call: published on acceptance (schedule_report_back)."""
         accepted = row["accepted_at"]
@@ -267,17 +279,13 @@ class History:
         self.finish(callback, status, at, "reported")
         self._publish(row, rating, at, steps)
 
-    def _publish(self, row: dict[str, Any], rating: Any, at: datetime, steps: list[Any]) -> None:
-        """What `service.publish` freezes for the public board: masked, names scrubbed."""
-        row.update(
-            status=CaseStatus.PUBLISHED,
-            published_at=at,
-            public_review=scrub_known_names(rating.comment or "", rating.contact_name),
-            public_rater=mask_name(rating.contact_name or ""),
-            public_phone=mask_phone(rating.contact_phone or ""),
-            public_action=scrub_known_names(row["action_taken"], rating.contact_name),
+    def _publish(self, row: dict[str, Any], rating: Any, at: datetime, steps: list["_Move"]) -> None:
+        """What the publish move freezes for the public board (service.public_copy)."""
+        copy = service.public_copy(
+            rating.comment or "", rating.contact_name or "", rating.contact_phone or "", row["action_taken"]
         )
-        steps.append(("published", "accepted", CaseStatus.PUBLISHED, at, None))
+        row.update(published_at=at, **copy)
+        steps.append(("publish", at, None))
 
     def _anonymous(self, rating: Any) -> None:
         """No phone to call: the department verifies the review first (schedule_verification's
@@ -290,17 +298,12 @@ class History:
             "rating_id": rating.id,
             "department_id": rating.department_id,
             "region_code": rating.region_code,
-            "status": CaseStatus.TO_VERIFY,
             "problem": "",  # nothing verified yet
             "created_at": rating.created_at,
         }
-        dismissed = verified <= self.now
-        if dismissed:
-            row["status"] = CaseStatus.DISMISSED
+        steps: list[_Move] = [("dismiss", verified, self.handler)] if verified <= self.now else []
         case_id = self.out.add("rectification_cases", row)
-        self._event(case_id, "opened", "", CaseStatus.TO_VERIFY, rating.created_at, None)
-        if dismissed:
-            self._event(case_id, "dismissed", "to_verify", CaseStatus.DISMISSED, verified, self.handler)
+        row["status"] = self._events(case_id, (CaseStatus.TO_VERIFY, rating.created_at, None), steps)
 
     def each(self, items: Sequence[Any], record: Callable[[Any], None]) -> None:
         """Record every item, inserting the rows after each BATCH of them (never mid-item: an

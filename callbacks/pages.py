@@ -3,6 +3,7 @@ approvals, and the public feedback board."""
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from core.calendar import local_date, start_of_day
 from core.db import db, utcnow
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.localize import chinese, localize
-from core.models import Department, Region, Role
+from core.models import Department, Region, User
 from core.pagination import paginate
 from core.templating import localdate
 from core.unit_of_work import discard
@@ -37,7 +38,7 @@ bp = Blueprint(
     static_url_path="/static/callbacks",
 )
 
-CALLERS = (Role.AGENT, Role.MANAGER)
+CALLERS = service.CALLERS
 
 
 def _sep() -> str:
@@ -198,7 +199,7 @@ def record_attempt(callback_id: int) -> Response:
 
 
 @bp.route("/cases")
-@roles_required(Role.MANAGER, Role.HANDLER, Role.ADMIN, Role.AGENT)
+@roles_required(*service.CASE_READERS)
 def cases() -> str:
     user = require_staff()
     status = request.args.get("status") or None
@@ -215,43 +216,52 @@ def cases() -> str:
     )
 
 
+CaseForm = Callable[[RectificationCase, User], Any]
+
+# The case page's forms: each `action` calls its step; the service decides who may take it when.
+CASE_FORMS: dict[str, CaseForm] = {
+    "verify": lambda case, user: service.verify_case(
+        case, user, request.form.get("confirmed") == "yes", request.form.get("note", "")
+    ),
+    "report": lambda case, user: service.submit_report(
+        case, user, request.form.get("action_taken", ""), bool(request.form.get("immediate"))
+    ),
+    "accept": lambda case, user: service.accept_case(case, user, request.form.get("note", "")),
+    "send_back": lambda case, user: service.send_back(case, user, request.form.get("note", "")),
+    "resend_follow_up": lambda case, user: service.resend_follow_up(case, user),
+}
+
+
+def _case_refusal(error: DomainError) -> str:
+    """Why a case form was not saved, in the page's language."""
+    if isinstance(error, Forbidden):
+        return f"{_('Not saved')}{_sep()}{_('This step is not yours to take.')}"
+    return f"{_('Not saved')}{_sep()}{localize(error.message, error.status)}"
+
+
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
-@roles_required(Role.MANAGER, Role.HANDLER, Role.ADMIN, Role.AGENT)
+@roles_required(*service.CASE_READERS)
 def case_detail(case_id: int) -> Any:
     user = require_staff()
     case = service.get_case(case_id, user)
     if request.method == "POST":
-        action = request.form.get("action", "")
-        note = request.form.get("note", "")
+        form = CASE_FORMS.get(request.form.get("action", ""))
         try:
-            if action == "verify" and user.role == Role.HANDLER:
-                service.verify_case(case, user, request.form.get("confirmed") == "yes", note)
-            elif action == "report" and user.role == Role.HANDLER:
-                service.submit_report(
-                    case, user, request.form.get("action_taken", ""), bool(request.form.get("immediate"))
-                )
-            elif action == "accept" and user.role == Role.MANAGER:
-                service.accept_case(case, user, note)
-            elif action == "send_back" and user.role == Role.MANAGER:
-                service.send_back(case, user, note)
-            elif action == "resend_follow_up" and user.role in (Role.MANAGER, Role.AGENT):
-                service.resend_follow_up(case, user)
-            else:
-                raise DomainError(_("This step is not yours to take."))
+            if form is None:
+                raise Forbidden(service.NOT_YOURS)
+            form(case, user)
             flash(_("Saved."), "notice")
         except DomainError as error:
             discard()
-            flash(f"{_('Not saved')}{_sep()}{localize(error.message, error.status)}", "alert")
+            flash(_case_refusal(error), "alert")
         return redirect(url_for("callbacks_pages.case_detail", case_id=case_id))
-    from ratings import service as ratings_service
-
-    rating = ratings_service.get_rating(case.rating_id)
+    rating = case.rating
     return render_template(
         "callbacks/case.html",
         case=case,
         rating=rating,
         level_label=str(LEVEL_LABELS.get(rating.level, rating.level)),
-        role=user.role.value,
+        moves=service.case_moves_for(user, case),
         follow_up_messages=service.follow_up_messages(case),
         shown=lambda text: service.case_text(case, text or "", user),
     )

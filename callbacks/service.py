@@ -1,7 +1,17 @@
 """回访 and 整改 rules: scheduling callbacks, recording call attempts, and the rectification case
-from verification to publication. Functions flush, never commit; views and jobs commit once."""
+from verification to publication. Functions flush, never commit; views and jobs commit once.
 
-from dataclasses import dataclass
+The case is a state machine with one move table (`CASE_MOVES`): each move says who may take it,
+from which states, to which state, and what it changes. Every step of a case — from the API, a
+page form or a callback's outcome — goes through `take_step`, which checks the actor (403), the
+version the caller saw (409) and the case's state (409), then applies the move and writes one
+event to the case's audit trail. The demo loader replays the same table at bulk speed.
+
+Time is a parameter: the entry points take `now` (default: the present), and everything below
+them uses that one moment."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,11 +32,17 @@ from core.auth import get_visible, visible_department_id
 from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from core.models import CitizenMessage, Notification, Role, User
 from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
+
+CALLERS = (Role.AGENT, Role.MANAGER)
+HANDLERS = (Role.HANDLER,)
+MANAGERS = (Role.MANAGER,)
+CASE_READERS = (Role.MANAGER, Role.HANDLER, Role.AGENT, Role.ADMIN)
+NOT_YOURS = "This step is not yours to take."
 
 
 def _cfg(key: str) -> Any:
@@ -53,7 +69,7 @@ def _new_callback(
     return callback
 
 
-def schedule_verification(rating: Any) -> Callback | RectificationCase:
+def schedule_verification(rating: Any, *, now: datetime | None = None) -> Callback | RectificationCase:
     """A bad (or hidden-bad) review: a verification callback due by the end of the next working
     day; without a phone to call, straight to the department as a case to verify."""
     existing = db.session.scalar(
@@ -62,7 +78,8 @@ def schedule_verification(rating: Any) -> Callback | RectificationCase:
     if existing is not None:
         return existing
     if not rating.contact_phone and rating.department_id is not None:
-        return _open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="")  # nothing verified yet
+        # Nothing verified yet.
+        return open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="", now=now or utcnow())
     # With a phone: call to verify. With neither a phone nor a department: still a callback, so an
     # agent routes it.
     return _new_callback(
@@ -79,7 +96,7 @@ def schedule_verification(rating: Any) -> Callback | RectificationCase:
     )
 
 
-def schedule_ticket_satisfaction(ticket: Any) -> Callback:
+def schedule_ticket_satisfaction(ticket: Any, *, now: datetime | None = None) -> Callback:
     """办结 → a satisfaction callback on the next working day (confidential callers too: the
     agents see their number; the department never does)."""
     existing = db.session.scalar(
@@ -96,7 +113,7 @@ def schedule_ticket_satisfaction(ticket: Any) -> Callback:
         Purpose.TICKET_SATISFACTION,
         "ticket",
         ticket.id,
-        ticket.closed_at or utcnow(),
+        ticket.closed_at or now or utcnow(),
         _cfg("CALLBACK_SATISFACTION_WORKING_DAYS"),
         department_id=ticket.lead_department_id,
         region_code=ticket.region_code,
@@ -105,7 +122,7 @@ def schedule_ticket_satisfaction(ticket: Any) -> Callback:
     )
 
 
-def schedule_report_back(case: RectificationCase, rating: Any) -> Callback | None:
+def schedule_report_back(case: RectificationCase, rating: Any, *, now: datetime | None = None) -> Callback | None:
     """After acceptance: call the citizen back to report what was done (整改反馈)."""
     if not rating.contact_phone:
         return None
@@ -113,7 +130,7 @@ def schedule_report_back(case: RectificationCase, rating: Any) -> Callback | Non
         Purpose.RECTIFICATION_REPORT,
         "case",
         case.id,
-        case.accepted_at or utcnow(),
+        case.accepted_at or now or utcnow(),
         _cfg("CALLBACK_REPORT_WORKING_DAYS"),
         rating_id=rating.id,
         case_id=case.id,
@@ -144,21 +161,41 @@ def _counted_failures(callback: Callback) -> int:
     return len(days)
 
 
-def _finish(callback: Callback, status: CallbackStatus, outcome: str) -> None:
-    now = utcnow()
+def callback_on_time(
+    status: CallbackStatus, completed_at: datetime, due_at: datetime, first_attempt_at: datetime
+) -> bool:
+    """Whether a finished callback counts as on time: done by its deadline, or — unreachable —
+    first tried by its deadline."""
+    if status == CallbackStatus.UNREACHABLE:
+        return first_attempt_at <= due_at
+    return completed_at <= due_at
+
+
+def _finish(callback: Callback, status: CallbackStatus, outcome: str, now: datetime) -> None:
     callback.status = status
     callback.outcome = outcome
     callback.completed_at = now
-    if status == CallbackStatus.UNREACHABLE:
-        # Unreachable still counts as on time when the first attempt was made in time.
-        first = min(a.created_at for a in callback.attempts)
-        callback.on_time = first <= callback.due_at
-    else:
-        callback.on_time = now <= callback.due_at
+    first = min(a.created_at for a in callback.attempts)
+    callback.on_time = callback_on_time(status, now, callback.due_at, first)
 
 
 def get_callback(callback_id: int, user: User | None = None) -> Callback:
     return get_visible(Callback, callback_id, user, "Callback")
+
+
+def assign_callback(callback: Callback, actor: User, username: str | None) -> Callback:
+    """Take a callback (agents take it themselves; managers assign any agent or manager, or
+    release it with no name)."""
+    if username is None:
+        callback.assignee_id = None
+        return callback
+    assignee = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if assignee is None or assignee.role not in CALLERS:
+        raise ValidationFailed("No such agent.", {"assignee": ["Unknown or not an agent/manager."]})
+    if actor.role == Role.AGENT and assignee.id != actor.id:
+        raise ValidationFailed("Agents take callbacks for themselves.", {"assignee": ["Use your own name."]})
+    callback.assignee_id = assignee.id
+    return callback
 
 
 def record_attempt(
@@ -168,6 +205,8 @@ def record_attempt(
     note: str = "",
     answer: Answer | None = None,
     expected_version: int | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Callback:
     """Record one call. Reached → the purpose's follow-up; failed → unreachable after the limit."""
     if expected_version is not None and expected_version != callback.version:
@@ -177,7 +216,7 @@ def record_attempt(
     answer = answer or Answer()
     if result == AttemptResult.REACHED:
         _validate_answer(callback, answer)
-    now = utcnow()
+    now = now or utcnow()
     attempt = CallbackAttempt(
         callback=callback,
         result=result,
@@ -188,10 +227,10 @@ def record_attempt(
     )
     db.session.add(attempt)
     if result == AttemptResult.REACHED:
-        _on_reached(callback, actor, answer, note)
+        _on_reached(callback, actor, answer, note, now)
     elif result == AttemptResult.WRONG_NUMBER or _counted_failures(callback) >= _cfg("CALLBACK_MAX_ATTEMPTS"):
-        _finish(callback, CallbackStatus.UNREACHABLE, result.value)
-        _on_unreachable(callback, actor)
+        _finish(callback, CallbackStatus.UNREACHABLE, result.value, now)
+        _on_unreachable(callback, actor, now)
     db.session.flush()
     if callback.status != CallbackStatus.PENDING:  # finished by this attempt
         callback_completed.send(current_app._get_current_object(), callback=callback)  # type: ignore[attr-defined]
@@ -205,7 +244,7 @@ def _validate_answer(callback: Callback, answer: Answer) -> None:
         raise ValidationFailed("Record the caller's satisfaction 1-5.", {"level": ["Required when reached."]})
 
 
-def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: str) -> None:
+def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: str, now: datetime) -> None:
     from ratings import service as ratings_service
 
     if callback.purpose == Purpose.VERIFY_BAD_REVIEW:
@@ -215,28 +254,31 @@ def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: st
                 rating.department_id = answer.department_id
             if rating.department_id is None:
                 raise ValidationFailed("Choose the responsible department.", {"department_id": ["Required."]})
-            _finish(callback, CallbackStatus.DONE, "verified")
-            _open_case(rating, CaseStatus.OPEN, actor, answer.problem or note)
+            _finish(callback, CallbackStatus.DONE, "verified", now)
+            open_case(rating, CaseStatus.OPEN, actor, answer.problem or note, now=now)
         else:
-            _finish(callback, CallbackStatus.DONE, "not_verified")
+            _finish(callback, CallbackStatus.DONE, "not_verified", now)
     elif callback.purpose == Purpose.TICKET_SATISFACTION:
-        _finish(callback, CallbackStatus.DONE, f"level_{answer.level}")
-        _record_ticket_satisfaction(callback, actor, answer)
+        _finish(callback, CallbackStatus.DONE, f"level_{answer.level}", now)
+        _record_ticket_satisfaction(callback, actor, answer, now)
     else:
-        _finish(callback, CallbackStatus.DONE, "reported")
-        case = db.session.get(RectificationCase, callback.case_id)
-        if case is not None:
-            publish(case, actor)
+        _finish(callback, CallbackStatus.DONE, "reported", now)
+        _publish_reported(callback, actor, now)
 
 
-def _on_unreachable(callback: Callback, actor: User | None) -> None:
-    if callback.purpose == Purpose.RECTIFICATION_REPORT and callback.case_id is not None:
-        case = db.session.get(RectificationCase, callback.case_id)
-        if case is not None:
-            publish(case, actor)
+def _on_unreachable(callback: Callback, actor: User | None, now: datetime) -> None:
+    if callback.purpose == Purpose.RECTIFICATION_REPORT:
+        _publish_reported(callback, actor, now)
 
 
-def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: Answer) -> None:
+def _publish_reported(callback: Callback, actor: User | None, now: datetime) -> None:
+    """The report-back call ended (reached or not): its case goes on the public board."""
+    case = db.session.get(RectificationCase, callback.case_id) if callback.case_id is not None else None
+    if case is not None:
+        take_step("publish", case, Step(actor, now))
+
+
+def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: Answer, now: datetime) -> None:
     """The caller's answer becomes a rating (channel hotline callback); 回访 is recorded on the
     ticket, and a dissatisfied answer reopens it (重办) — the bad rating then follows the
     bad-review path through its own listener."""
@@ -245,17 +287,206 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
 
     ticket = hotline_service.get_ticket_for_system(callback.subject_id)
     rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
-    legal = hotline_service.allowed_moves(ticket)
+    legal = hotline_service.allowed_moves(ticket, now)
     if rating.is_bad_review and "reopen" in legal:
-        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意")
+        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意", now=now)
     elif not rating.is_bad_review and "callback" in legal:
-        hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}")
+        hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}", now=now)
 
 
-# --- rectification cases --------------------------------------------------------------------
+# --- rectification cases: the move table ------------------------------------------------------
 
 
-def _event(case: RectificationCase, action: str, old: str, actor: User | None, note: str = "") -> None:
+@dataclass(frozen=True)
+class Step:
+    """One step on a case: who takes it (None: the system), when, and what their form says."""
+
+    actor: User | None
+    now: datetime
+    note: str = ""
+    action_taken: str = ""
+    immediate: bool = False
+
+
+def _nothing(_case: RectificationCase, _step: Step) -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class CaseMove:
+    """A move of the case state machine: who may take it, from which states, to which state,
+    what it changes (`effect`, before the status moves) and what follows once it is recorded
+    (`then`: notifications, the report-back call, publication)."""
+
+    name: str
+    roles: tuple[Role, ...]
+    sources: tuple[CaseStatus, ...]
+    target: CaseStatus | None  # None keeps the status (a new 追评 link)
+    event: str | None  # the action in the audit trail; None writes no event
+    effect: Callable[[RectificationCase, Step], Any] = field(default=_nothing)
+    then: Callable[[RectificationCase, Step], Any] = field(default=_nothing)
+
+    def legal(self, case: RectificationCase) -> bool:
+        return self.legal_from(case.status)
+
+    def legal_from(self, status: CaseStatus) -> bool:
+        return status in self.sources
+
+
+def _required(text: str, name: str, message: str) -> None:
+    if not text.strip():
+        raise ValidationFailed(message, {name: ["Required."]})
+
+
+def _verify(case: RectificationCase, step: Step) -> None:
+    case.problem = scrub_text(step.note) or case.problem
+    _start_clock(case, step.now)
+
+
+def _dismiss(_case: RectificationCase, step: Step) -> None:
+    _required(step.note, "note", "Say why it is not a problem.")
+
+
+def _report(case: RectificationCase, step: Step) -> None:
+    _required(step.action_taken, "action_taken", "Describe what was done.")
+    case.action_taken = step.action_taken.strip()
+    case.immediate = step.immediate
+    case.submitted_at = step.now
+
+
+def accepted_on_time(accepted_at: datetime, due_at: datetime | None) -> bool:
+    """An accepted case counts as on time when it was accepted by its deadline (or had none)."""
+    return due_at is None or accepted_at <= due_at
+
+
+def _accept(case: RectificationCase, step: Step) -> None:
+    case.accepted_at = step.now
+    case.accepted_on_time = accepted_on_time(step.now, case.due_at)
+    case.manager_note = step.note
+
+
+def _after_accept(case: RectificationCase, step: Step) -> None:
+    """Tell the department; call the citizen back to hear what was done, or, with nobody to
+    call, publish straight away."""
+
+    _tell_department(case, "case_accepted", f"整改 #{case.id}：整改报告已验收通过。")
+    case_accepted.send(current_app._get_current_object(), case=case)  # type: ignore[attr-defined]
+    if schedule_report_back(case, case.rating, now=step.now) is None:
+        take_step("publish", case, Step(step.actor, step.now))
+
+
+def _send_back(case: RectificationCase, step: Step) -> None:
+    _required(step.note, "note", "Say what is missing.")
+    case.manager_note = step.note
+
+
+def _after_send_back(case: RectificationCase, _step: Step) -> None:
+    _tell_department(case, "case_sent_back", f"整改 #{case.id}：整改报告被退回，请补充后重新提交。")
+
+
+def public_copy(comment: str, contact_name: str, contact_phone: str, action_taken: str) -> dict[str, str]:
+    """What the public board shows of a case, frozen when it is published: the review and what
+    was done with the rater's names scrubbed, the rater and number masked."""
+    return {
+        "public_review": scrub_known_names(comment, contact_name),
+        "public_rater": mask_name(contact_name),
+        "public_phone": mask_phone(contact_phone),
+        "public_action": scrub_known_names(action_taken, contact_name),
+    }
+
+
+def _publish(case: RectificationCase, step: Step) -> None:
+    rating = case.rating
+    copy = public_copy(rating.comment or "", rating.contact_name or "", rating.contact_phone or "", case.action_taken)
+    for name, value in copy.items():
+        setattr(case, name, value)
+    case.published_at = step.now
+
+
+def _after_publish(case: RectificationCase, step: Step) -> None:
+    from ratings import service as ratings_service
+
+    rating = case.rating
+    if rating.assess_number == 1:
+        # The citizen's one 追评 becomes possible now: its link goes by message to the rater's
+        # own number after this commits, and to nobody else.
+        ratings_service.send_follow_up(rating, step.actor)
+
+
+def _resend(case: RectificationCase, step: Step) -> CitizenMessage:
+    from ratings import service as ratings_service
+
+    if step.actor is None:  # a new link is a person's decision, never the system's
+        raise Forbidden(NOT_YOURS)
+    return ratings_service.resend_follow_up(case.rating, step.actor)
+
+
+C = CaseStatus
+CASE_MOVES: dict[str, CaseMove] = {
+    m.name: m
+    for m in (
+        CaseMove("verify", HANDLERS, (C.TO_VERIFY,), C.OPEN, "verified", _verify),
+        CaseMove("dismiss", HANDLERS, (C.TO_VERIFY,), C.DISMISSED, "dismissed", _dismiss),
+        CaseMove("report", HANDLERS, (C.OPEN,), C.SUBMITTED, "submitted", _report),
+        CaseMove("accept", MANAGERS, (C.SUBMITTED,), C.ACCEPTED, "accepted", _accept, _after_accept),
+        CaseMove("send_back", MANAGERS, (C.SUBMITTED,), C.OPEN, "sent_back", _send_back, _after_send_back),
+        # Publication follows the report-back call (an agent's) or an acceptance with nobody to call.
+        CaseMove("publish", CALLERS, (C.ACCEPTED,), C.PUBLISHED, "published", _publish, _after_publish),
+        CaseMove("resend_follow_up", CALLERS, (C.PUBLISHED,), None, None, then=_resend),
+    )
+}
+
+
+def allowed_case_moves(case: RectificationCase) -> list[str]:
+    """The moves that are legal from the case's state, whoever takes them."""
+    return [name for name, move in CASE_MOVES.items() if move.legal(case)]
+
+
+def may_take(user: User | None, move: CaseMove, case: RectificationCase) -> bool:
+    """Whether this user's role (and, for a department's handler, department) lets them take the
+    move on this case."""
+    if user is None:
+        return True  # the system
+    if not user.has_role(*move.roles):
+        return False
+    return user.role != Role.HANDLER or case.department_id == user.department_id
+
+
+def case_moves_for(user: User, case: RectificationCase) -> list[str]:
+    """The legal moves this user may take on the case (the forms a page offers them)."""
+    return [name for name in allowed_case_moves(case) if may_take(user, CASE_MOVES[name], case)]
+
+
+def take_step(name: str, case: RectificationCase, step: Step, expected_version: int | None = None) -> Any:
+    """Take one move on a case: 403 when it is not the actor's to take, 409 when the version is
+    stale or the case is in the wrong state; then the effect, the new status, the event, and what
+    follows. Returns what the move's follow-up returns (None but for a new 追评 link)."""
+    move = CASE_MOVES.get(name)
+    if move is None or not may_take(step.actor, move, case):
+        raise Forbidden(NOT_YOURS)
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict("Changed by someone else; reload and try again.", {"version": [str(case.version)]})
+    if not move.legal(case):
+        raise Conflict(
+            f"Not possible while the case is {case.status.value}.",
+            {"allowed": [s.value for s in move.sources], "status": [case.status.value]},
+        )
+    before = case.status.value
+    move.effect(case, step)
+    if move.target is not None:
+        case.status = move.target
+    if move.event is not None:
+        _event(case, move.event, before, step.actor, step.note, step.now)
+    db.session.flush()
+    result = move.then(case, step)
+    db.session.flush()
+    return result
+
+
+# --- rectification cases: opening, the steps by name, reading -----------------------------------
+
+
+def _event(case: RectificationCase, action: str, old: str, actor: User | None, note: str, now: datetime) -> None:
     db.session.add(
         CaseEvent(
             case_id=case.id,
@@ -264,11 +495,14 @@ def _event(case: RectificationCase, action: str, old: str, actor: User | None, n
             to_status=case.status.value,
             note=note,
             actor_id=actor.id if actor else None,
+            created_at=now,
         )
     )
 
 
-def _open_case(rating: Any, status: CaseStatus, actor: User | None, note: str) -> RectificationCase:
+def open_case(rating: Any, status: CaseStatus, actor: User | None, note: str, *, now: datetime) -> RectificationCase:
+    """A rating's case (the one it has, if any): to verify (anonymous) or open (verified by a
+    callback), its clock started, the department told."""
     case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
     if case is not None:
         return case
@@ -278,12 +512,13 @@ def _open_case(rating: Any, status: CaseStatus, actor: User | None, note: str) -
         region_code=rating.region_code,
         status=status,
         problem=scrub_text(note),
+        created_at=now,
     )
     db.session.add(case)
     db.session.flush()
     if status == CaseStatus.OPEN:
-        _start_clock(case)
-    _event(case, "opened", "", actor, note)
+        _start_clock(case, now)
+    _event(case, "opened", "", actor, note, now)
     db.session.flush()
     if status == CaseStatus.TO_VERIFY:
         _tell_department(case, "case_opened", f"整改 #{case.id}：收到一条匿名差评，请核实。")
@@ -298,9 +533,9 @@ def _tell_department(case: RectificationCase, kind: str, message: str) -> None:
     notify(staff_with_role(Role.HANDLER, case.department_id), kind, message, "case", case.id)
 
 
-def _start_clock(case: RectificationCase) -> None:
-    case.opened_at = utcnow()
-    deadline = deadline_after(case.opened_at, _cfg("RECTIFICATION_WORKING_DAYS"))
+def _start_clock(case: RectificationCase, now: datetime) -> None:
+    case.opened_at = now
+    deadline = deadline_after(now, _cfg("RECTIFICATION_WORKING_DAYS"))
     case.due_at, case.due_estimated = deadline.due_at, deadline.estimated
 
 
@@ -308,99 +543,73 @@ def get_case(case_id: int, user: User | None = None) -> RectificationCase:
     return get_visible(RectificationCase, case_id, user, "Case")
 
 
-def _require(case: RectificationCase, *allowed: CaseStatus) -> str:
-    if case.status not in allowed:
-        raise Conflict(
-            f"Not possible while the case is {case.status.value}.",
-            {"allowed": [s.value for s in allowed], "status": [case.status.value]},
-        )
-    return case.status.value
-
-
-def verify_case(case: RectificationCase, actor: User, confirmed: bool, note: str) -> RectificationCase:
-    """The department verifies an anonymous bad review: a real problem opens the case."""
-    old = _require(case, CaseStatus.TO_VERIFY)
-    if confirmed:
-        case.status = CaseStatus.OPEN
-        case.problem = scrub_text(note) or case.problem
-        _start_clock(case)
-    else:
-        if not note.strip():
-            raise ValidationFailed("Say why it is not a problem.", {"note": ["Required."]})
-        case.status = CaseStatus.DISMISSED
-    _event(case, "verified" if confirmed else "dismissed", old, actor, note)
-    db.session.flush()
+def verify_case(
+    case: RectificationCase,
+    actor: User | None,
+    confirmed: bool,
+    note: str,
+    *,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> RectificationCase:
+    """The department verifies an anonymous bad review: a real problem opens the case, else it is
+    dismissed (saying why)."""
+    step = Step(actor, now or utcnow(), note=note)
+    take_step("verify" if confirmed else "dismiss", case, step, expected_version)
     return case
 
 
 def submit_report(
-    case: RectificationCase, actor: User, action_taken: str, immediate: bool = False
+    case: RectificationCase,
+    actor: User | None,
+    action_taken: str,
+    immediate: bool = False,
+    *,
+    now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> RectificationCase:
     """The department reports what it did (立行立改 when fixed at once)."""
-    old = _require(case, CaseStatus.OPEN)
-    if not action_taken.strip():
-        raise ValidationFailed("Describe what was done.", {"action_taken": ["Required."]})
-    case.action_taken = action_taken.strip()
-    case.immediate = immediate
-    case.status = CaseStatus.SUBMITTED
-    case.submitted_at = utcnow()
-    _event(case, "submitted", old, actor, action_taken)
-    db.session.flush()
+    step = Step(actor, now or utcnow(), note=action_taken, action_taken=action_taken, immediate=immediate)
+    take_step("report", case, step, expected_version)
     return case
 
 
-def accept_case(case: RectificationCase, actor: User, note: str = "") -> RectificationCase:
+def accept_case(
+    case: RectificationCase,
+    actor: User | None,
+    note: str = "",
+    *,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> RectificationCase:
     """A manager accepts the report; the citizen is called back to hear it."""
-    from ratings import service as ratings_service
-
-    old = _require(case, CaseStatus.SUBMITTED)
-    case.status = CaseStatus.ACCEPTED
-    case.accepted_at = utcnow()
-    case.accepted_on_time = case.due_at is None or case.accepted_at <= case.due_at
-    case.manager_note = note
-    _event(case, "accepted", old, actor, note)
-    db.session.flush()
-    _tell_department(case, "case_accepted", f"整改 #{case.id}：整改报告已验收通过。")
-    case_accepted.send(current_app._get_current_object(), case=case)  # type: ignore[attr-defined]
-    rating = ratings_service.get_rating(case.rating_id)
-    if schedule_report_back(case, rating) is None:
-        publish(case, actor)  # nobody to call: publish straight away
-    db.session.flush()
+    take_step("accept", case, Step(actor, now or utcnow(), note=note), expected_version)
     return case
 
 
-def send_back(case: RectificationCase, actor: User, note: str) -> RectificationCase:
+def send_back(
+    case: RectificationCase,
+    actor: User | None,
+    note: str,
+    *,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> RectificationCase:
     """A manager sends the report back; the clock keeps running."""
-    old = _require(case, CaseStatus.SUBMITTED)
-    if not note.strip():
-        raise ValidationFailed("Say what is missing.", {"note": ["Required."]})
-    case.status = CaseStatus.OPEN
-    case.manager_note = note
-    _event(case, "sent_back", old, actor, note)
-    db.session.flush()
-    _tell_department(case, "case_sent_back", f"整改 #{case.id}：整改报告被退回，请补充后重新提交。")
+    take_step("send_back", case, Step(actor, now or utcnow(), note=note), expected_version)
     return case
 
 
-def publish(case: RectificationCase, actor: User | None) -> RectificationCase:
+def publish(case: RectificationCase, actor: User | None, *, now: datetime | None = None) -> RectificationCase:
     """Freeze a masked copy for the public board: review, rater, what was done, dates."""
-    from ratings import service as ratings_service
-
-    old = _require(case, CaseStatus.ACCEPTED)
-    rating = ratings_service.get_rating(case.rating_id)
-    case.public_review = scrub_known_names(rating.comment or "", rating.contact_name)
-    case.public_rater = mask_name(rating.contact_name or "")
-    case.public_phone = mask_phone(rating.contact_phone or "")
-    case.public_action = scrub_known_names(case.action_taken, rating.contact_name)
-    case.status = CaseStatus.PUBLISHED
-    case.published_at = utcnow()
-    _event(case, "published", old, actor)
-    if rating.assess_number == 1:
-        # The citizen's one 追评 becomes possible now: its link goes by message to the rater's
-        # own number after this commits, and to nobody else.
-        ratings_service.send_follow_up(rating, actor)
-    db.session.flush()
+    take_step("publish", case, Step(actor, now or utcnow()))
     return case
+
+
+def resend_follow_up(case: RectificationCase, actor: User, *, now: datetime | None = None) -> CitizenMessage:
+    """A new 追评 link to the rater's same number (only after publication; 409 once given)."""
+    message: CitizenMessage = take_step("resend_follow_up", case, Step(actor, now or utcnow()))
+    return message
 
 
 def case_text(case: RectificationCase, text: str, reader: User | None) -> str:
@@ -414,16 +623,7 @@ def follow_up_messages(case: RectificationCase) -> list[CitizenMessage]:
     """The 追评 messages sent for this case's rating (masked number, time, delivery; no link)."""
     from ratings import service as ratings_service
 
-    return ratings_service.follow_up_messages(ratings_service.get_rating(case.rating_id))
-
-
-def resend_follow_up(case: RectificationCase, actor: User) -> CitizenMessage:
-    """A new 追评 link to the rater's same number (only after publication; 409 once given)."""
-    from ratings import service as ratings_service
-
-    if case.status != CaseStatus.PUBLISHED:
-        raise Conflict("The follow-up is sent once the case is published.")
-    return ratings_service.resend_follow_up(ratings_service.get_rating(case.rating_id), actor)
+    return ratings_service.follow_up_messages(case.rating)
 
 
 # --- worklists ----------------------------------------------------------------------------
@@ -441,6 +641,7 @@ def callbacks_query(
     department_id: int | None = None,
     region_code: str | None = None,
     newest_due_first: bool = False,
+    now: datetime | None = None,
 ) -> Select[Callback]:
     """Callbacks `user` may see, by due time (soonest first unless `newest_due_first`), filtered by
     status, purpose, due window (overdue / due today / later; pending only), department, region."""
@@ -448,7 +649,7 @@ def callbacks_query(
         stmt = select(Callback).order_by(Callback.due_at.desc(), Callback.id.desc())
     else:
         stmt = select(Callback).order_by(Callback.due_at, Callback.id)
-    now = utcnow()
+    now = now or utcnow()
     if due in DUE_WINDOWS:
         stmt = stmt.where(Callback.status == CallbackStatus.PENDING)
         tonight = end_of_day(local_date(now))
@@ -493,10 +694,10 @@ def next_due(user: User, after: Callback | None = None) -> Callback | None:
     return db.session.scalar(stmt.limit(1))
 
 
-def worklist(user: User) -> dict[str, list[Callback]]:
+def worklist(user: User, *, now: datetime | None = None) -> dict[str, list[Callback]]:
     """The agent's callback worklist: overdue, due today, upcoming."""
-    pending = list(db.session.scalars(callbacks_query(user, "pending")))
-    now = utcnow()
+    now = now or utcnow()
+    pending = list(db.session.scalars(callbacks_query(user, "pending", now=now)))
     today = local_date(now)
     groups: dict[str, list[Callback]] = {"overdue": [], "today": [], "upcoming": []}
     for callback in pending:
@@ -542,23 +743,23 @@ def _claim(stmt: Select[Any], limit: int) -> list[Any]:
     return list(db.session.scalars(stmt.limit(limit).with_for_update(skip_locked=True, of=entity)))
 
 
-def due_soon_unreminded(limit: int = 500) -> list[Callback]:
-    horizon = utcnow() + timedelta(hours=_cfg("CALLBACK_REMIND_HOURS_BEFORE"))
+def due_soon_unreminded(limit: int = 500, *, now: datetime | None = None) -> list[Callback]:
+    horizon = (now or utcnow()) + timedelta(hours=_cfg("CALLBACK_REMIND_HOURS_BEFORE"))
     pending = Callback.status == CallbackStatus.PENDING
     stmt = select(Callback).where(pending, Callback.reminded_at.is_(None), Callback.due_at <= horizon)
     return _claim(stmt.order_by(Callback.due_at), limit)
 
 
-def overdue_unescalated_callbacks(limit: int = 500) -> list[Callback]:
+def overdue_unescalated_callbacks(limit: int = 500, *, now: datetime | None = None) -> list[Callback]:
     pending = Callback.status == CallbackStatus.PENDING
-    stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < utcnow())
+    stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < (now or utcnow()))
     return _claim(stmt.order_by(Callback.due_at), limit)
 
 
-def cases_due_by_tomorrow_unreminded(limit: int = 500) -> list[RectificationCase]:
+def cases_due_by_tomorrow_unreminded(limit: int = 500, *, now: datetime | None = None) -> list[RectificationCase]:
     """Open cases due before the end of tomorrow (local time), not yet overdue, whose department
     has not been reminded (a `case_due_soon` notification is the mark: reminded once)."""
-    now = utcnow()
+    now = now or utcnow()
     horizon = end_of_day(local_date(now) + timedelta(days=1))
     reminded = select(Notification.subject_id).where(
         Notification.kind == "case_due_soon", Notification.subject_type == "case"
@@ -572,9 +773,9 @@ def cases_due_by_tomorrow_unreminded(limit: int = 500) -> list[RectificationCase
     return _claim(stmt.order_by(RectificationCase.due_at), limit)
 
 
-def overdue_unescalated_cases(limit: int = 500) -> list[RectificationCase]:
+def overdue_unescalated_cases(limit: int = 500, *, now: datetime | None = None) -> list[RectificationCase]:
     running = RectificationCase.status.in_([CaseStatus.OPEN, CaseStatus.SUBMITTED])
     stmt = select(RectificationCase).where(
-        running, RectificationCase.escalated_at.is_(None), RectificationCase.due_at < utcnow()
+        running, RectificationCase.escalated_at.is_(None), RectificationCase.due_at < (now or utcnow())
     )
     return _claim(stmt.order_by(RectificationCase.due_at), limit)

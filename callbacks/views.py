@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from callbacks import service, workbench
 from callbacks.models import AttemptResult, RectificationCase
@@ -27,28 +26,28 @@ from callbacks.schemas import (
 from core import refdata
 from core.api import api_blueprint, guard, public
 from core.auth import require_staff
-from core.db import db
-from core.errors import Conflict, ValidationFailed
+from core.errors import ValidationFailed
 from core.models import Role, User
 from core.pagination import paginate
 
 blp = api_blueprint("callbacks", __name__, "", "回访 callbacks and 整改 rectification cases")
 public_blp = api_blueprint("public_board", __name__, "/public", "The public feedback board (no sign-in)")
 
-CALLERS = (Role.AGENT, Role.MANAGER)
-CASE_READERS = (Role.MANAGER, Role.HANDLER, Role.AGENT, Role.ADMIN)
+CALLERS = service.CALLERS
+CASE_READERS = service.CASE_READERS
+NOT_YOURS = "Not your step: your role may not take it."
 
 
-def _check_version(obj: Any, version: int | None) -> None:
-    if version is not None and version != obj.version:
-        raise Conflict("Changed by someone else; reload and try again.", {"version": [str(obj.version)]})
+def roles(move: str) -> tuple[Role, ...]:
+    """Who may take a case move (the service's move table says)."""
+    return service.CASE_MOVES[move].roles
 
 
-def _case_step(case_id: int, version: int | None, step: Callable[[RectificationCase, User], Any]) -> RectificationCase:
-    """Load the case the caller may see, check its version, take the step (the request commits it)."""
+def _case_step(case_id: int, step: Callable[[RectificationCase, User], Any]) -> RectificationCase:
+    """Load the case the caller may see (else 404) and take the step; the service checks the
+    actor, the version and the state, and the request commits."""
     user = require_staff()
     case = service.get_case(case_id, user)
-    _check_version(case, version)
     step(case, user)
     return case
 
@@ -117,18 +116,7 @@ class Assign(MethodView):
     def post(self, data: dict[str, Any], callback_id: int) -> Any:
         """Take a callback (agents take it themselves; managers assign anyone, or release it)."""
         user = require_staff()
-        callback = service.get_callback(callback_id, user)
-        name = data["assignee"]
-        if name is None:
-            callback.assignee_id = None
-        else:
-            assignee = db.session.scalar(select(User).where(User.username == name, User.active.is_(True)))
-            if assignee is None or assignee.role not in CALLERS:
-                raise ValidationFailed("No such agent.", {"assignee": ["Unknown or not an agent/manager."]})
-            if user.role == Role.AGENT and assignee.id != user.id:
-                raise ValidationFailed("Agents take callbacks for themselves.", {"assignee": ["Use your own name."]})
-            callback.assignee_id = assignee.id
-        return callback
+        return service.assign_callback(service.get_callback(callback_id, user), user, data["assignee"])
 
 
 @blp.route("/cases")
@@ -153,50 +141,62 @@ class CaseDetail(MethodView):
 
 @blp.route("/cases/<int:case_id>/verify")
 class VerifyCase(MethodView):
-    @guard(blp, Role.HANDLER)
+    @guard(blp, *roles("verify"))
     @blp.arguments(VerifyIn)
     @blp.response(200, CaseOut)
+    @blp.alt_response(403, description=NOT_YOURS)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """The department verifies an anonymous bad review (confirmed opens the case)."""
         return _case_step(
             case_id,
-            data["version"],
-            lambda case, user: service.verify_case(case, user, data["confirmed"], data["note"]),
+            lambda case, user: service.verify_case(
+                case, user, data["confirmed"], data["note"], expected_version=data["version"]
+            ),
         )
 
 
 @blp.route("/cases/<int:case_id>/report")
 class ReportCase(MethodView):
-    @guard(blp, Role.HANDLER)
+    @guard(blp, *roles("report"))
     @blp.arguments(ReportIn)
     @blp.response(200, CaseOut)
+    @blp.alt_response(403, description=NOT_YOURS)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """The department reports what it did."""
         return _case_step(
             case_id,
-            data["version"],
-            lambda case, user: service.submit_report(case, user, data["action_taken"], data["immediate"]),
+            lambda case, user: service.submit_report(
+                case, user, data["action_taken"], data["immediate"], expected_version=data["version"]
+            ),
         )
 
 
 @blp.route("/cases/<int:case_id>/accept")
 class AcceptCase(MethodView):
-    @guard(blp, Role.MANAGER)
+    @guard(blp, *roles("accept"))
     @blp.arguments(DecisionIn)
     @blp.response(200, CaseOut)
+    @blp.alt_response(403, description=NOT_YOURS)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """A manager accepts the report; the report-back callback is scheduled."""
-        return _case_step(case_id, data["version"], lambda case, user: service.accept_case(case, user, data["note"]))
+        return _case_step(
+            case_id,
+            lambda case, user: service.accept_case(case, user, data["note"], expected_version=data["version"]),
+        )
 
 
 @blp.route("/cases/<int:case_id>/send-back")
 class SendBackCase(MethodView):
-    @guard(blp, Role.MANAGER)
+    @guard(blp, *roles("send_back"))
     @blp.arguments(DecisionIn)
     @blp.response(200, CaseOut)
+    @blp.alt_response(403, description=NOT_YOURS)
     def post(self, data: dict[str, Any], case_id: int) -> Any:
         """A manager sends the report back to the department."""
-        return _case_step(case_id, data["version"], lambda case, user: service.send_back(case, user, data["note"]))
+        return _case_step(
+            case_id,
+            lambda case, user: service.send_back(case, user, data["note"], expected_version=data["version"]),
+        )
 
 
 @public_blp.route("/rectifications")

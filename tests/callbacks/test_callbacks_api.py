@@ -121,3 +121,28 @@ def test_callbacks_api_filters_by_due_window_department_and_region(client):
     assert len(order) == 2 and order == sorted(order, reverse=True)  # same due time: newest id first
     refused = client.get("/api/v1/callbacks?department=nowhere", headers=headers)
     assert refused.status_code == 422
+
+
+def test_a_case_step_not_yours_answers_403_in_the_error_shape(client):
+    dept = f.department()
+    people = staff(dept)
+    bad_rating(dept, name="", phone="")
+    case = db.session.scalar(select(RectificationCase).order_by(RectificationCase.id.desc()))
+    url = f"/api/v1/cases/{case.id}"
+    refused = client.post(f"{url}/verify", json={"confirmed": True}, headers=f.bearer(people["manager"]))
+    assert refused.status_code == 403
+    assert refused.json["code"] == 403 and refused.json["status"] == "Forbidden" and refused.json["message"]
+    assert client.post(f"{url}/accept", json={}, headers=f.bearer(people["handler"])).status_code == 403
+    stale = client.post(f"{url}/verify", json={"confirmed": True, "version": 99}, headers=f.bearer(people["handler"]))
+    assert stale.status_code == 409 and "version" in stale.json["errors"]
+    verified = client.post(
+        f"{url}/verify", json={"confirmed": True, "note": "属实"}, headers=f.bearer(people["handler"])
+    )
+    assert verified.status_code == 200 and verified.json["status"] == "open"
+
+
+def test_openapi_documents_the_403_of_every_case_step(client):
+    paths = client.get("/api/openapi.json").json["paths"]
+    for step in ("verify", "report", "accept", "send-back"):
+        responses = paths[f"/api/v1/cases/{{case_id}}/{step}"]["post"]["responses"]
+        assert "403" in responses and "200" in responses, step

@@ -73,3 +73,22 @@ def test_feedback_board_is_public_and_masked(client):
     html = client.get(f"/feedback?region={dept.region_code}&department={dept.code}").get_data(as_text=True)
     assert "张**" in html and "138****5678" in html and "增加导办员" in html
     assert "张三丰" not in html and "13812345678" not in html
+
+
+def test_the_case_page_offers_only_the_steps_the_reader_may_take(client):
+    dept = f.department()
+    people = staff(dept)
+    bad_rating(dept, name="", phone="")
+    case = db.session.scalar(select(RectificationCase).order_by(RectificationCase.id.desc()))
+    f.login(client, people["manager"])
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'value="verify"' not in page and 'value="accept"' not in page
+    refused = client.post(f"/cases/{case.id}", data={"action": "verify", "confirmed": "yes"}, follow_redirects=True)
+    assert "未保存：您无权办理此步骤。" in refused.get_data(as_text=True)
+    assert case.status.value == "to_verify"
+    client.post("/logout")
+    f.login(client, people["handler"])
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'value="verify"' in page and 'value="accept"' not in page
+    english = client.post(f"/cases/{case.id}?lang=en", data={"action": "accept"}, follow_redirects=True)
+    assert "This step is not yours to take." in english.get_data(as_text=True)

@@ -1,23 +1,26 @@
 """回访 and 整改 rules, tested without HTTP."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import factories as f
 import pytest
-from callbacks_support import Clock, bad_rating, shanghai, staff
+from callbacks_support import bad_rating, shanghai, staff
 from sqlalchemy import select
 
 from callbacks import jobs, service
 from callbacks.models import AttemptResult, Callback, CallbackStatus, CaseStatus, Purpose, RectificationCase
+from core.calendar import deadline_after
 from core.db import db
-from core.errors import Conflict, ValidationFailed
-from core.models import Notification
+from core.errors import Conflict, Forbidden, ValidationFailed
+from core.models import Notification, Role
 from ratings import service as ratings_service
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
+def clock(time_machine):
+    """Freeze every clock in the process at a moment: `clock(moment)` (time-machine, so no module
+    needs patching)."""
+    return lambda moment: time_machine.move_to(moment, tick=False)
 
 
 def _verify_callback(rating) -> Callback:
@@ -28,7 +31,7 @@ def _verify_callback(rating) -> Callback:
 
 def test_bad_review_before_national_day_is_due_after_the_holiday(database, clock):
     dept = f.department()
-    clock.set(shanghai(2026, 9, 30, 16, 0))
+    clock(shanghai(2026, 9, 30, 16, 0))
     rating = bad_rating(dept)
     callback = _verify_callback(rating)
     assert callback is not None and callback.status == CallbackStatus.PENDING
@@ -64,15 +67,15 @@ def test_anonymous_bad_review_goes_straight_to_the_department(database):
 def test_failed_attempts_count_once_per_working_day_then_unreachable(database, clock):
     dept = f.department()
     people = staff(dept)
-    clock.set(shanghai(2026, 11, 2, 9))  # Monday
+    clock(shanghai(2026, 11, 2, 9))  # Monday
     callback = _verify_callback(bad_rating(dept))
     service.record_attempt(callback, people["agent"], AttemptResult.NO_ANSWER)
-    clock.set(shanghai(2026, 11, 2, 15))
+    clock(shanghai(2026, 11, 2, 15))
     service.record_attempt(callback, people["agent"], AttemptResult.REFUSED)
     assert callback.status == CallbackStatus.PENDING  # same day: still one day of tries
-    clock.set(shanghai(2026, 11, 3, 9))
+    clock(shanghai(2026, 11, 3, 9))
     service.record_attempt(callback, people["agent"], AttemptResult.NO_ANSWER)
-    clock.set(shanghai(2026, 11, 4, 9))
+    clock(shanghai(2026, 11, 4, 9))
     service.record_attempt(callback, people["agent"], AttemptResult.NO_ANSWER)
     assert callback.status == CallbackStatus.UNREACHABLE
     assert callback.on_time is True  # the first try was made before the deadline
@@ -110,7 +113,7 @@ def test_not_verified_closes_without_a_case(database):
 def test_the_whole_rectification_path_ends_published_and_masked(database, clock, sms):
     dept = f.department()
     people = staff(dept)
-    clock.set(shanghai(2026, 9, 25, 10))
+    clock(shanghai(2026, 9, 25, 10))
     rating = bad_rating(dept, comment="窗口态度差，我的电话13812345678你们打不通")
     callback = _verify_callback(rating)
     service.record_attempt(
@@ -124,7 +127,7 @@ def test_the_whole_rectification_path_ends_published_and_masked(database, clock,
     service.send_back(case, people["manager"], "请补充整改证明")
     assert case.status == CaseStatus.OPEN
     service.submit_report(case, people["handler"], "已约谈窗口人员，增加导办员")
-    clock.set(shanghai(2026, 10, 9, 10))
+    clock(shanghai(2026, 10, 9, 10))
     service.accept_case(case, people["manager"])
     assert case.status == CaseStatus.ACCEPTED and case.accepted_on_time is True
 
@@ -153,9 +156,9 @@ def test_the_whole_rectification_path_ends_published_and_masked(database, clock,
 def test_overdue_callback_is_escalated_exactly_once(database, clock):
     dept = f.department()
     people = staff(dept)
-    clock.set(shanghai(2026, 11, 2, 9))
+    clock(shanghai(2026, 11, 2, 9))
     callback = _verify_callback(bad_rating(dept))
-    clock.set(shanghai(2026, 11, 5, 9))  # past the deadline (end of 11-03)
+    clock(shanghai(2026, 11, 5, 9))  # past the deadline (end of 11-03)
     jobs.escalate_overdue()
     jobs.escalate_overdue()
     jobs.escalate_overdue()
@@ -171,9 +174,9 @@ def test_overdue_callback_is_escalated_exactly_once(database, clock):
 def test_reminder_goes_out_once_before_the_deadline(database, clock):
     dept = f.department()
     people = staff(dept)
-    clock.set(shanghai(2026, 11, 2, 9))
+    clock(shanghai(2026, 11, 2, 9))
     _verify_callback(bad_rating(dept))
-    clock.set(shanghai(2026, 11, 3, 22, 30))  # 1.5 hours before the end of the due day
+    clock(shanghai(2026, 11, 3, 22, 30))  # 1.5 hours before the end of the due day
     jobs.remind_due_callbacks()
     jobs.remind_due_callbacks()
     notes = list(db.session.scalars(select(Notification).where(Notification.kind == "callback_due")))
@@ -185,9 +188,9 @@ def test_overdue_case_is_escalated_to_managers_and_department_once(database, clo
     people = staff(dept)
     rating = bad_rating(dept, name="", phone="")
     case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
-    clock.set(shanghai(2026, 11, 2, 9))
+    clock(shanghai(2026, 11, 2, 9))
     service.verify_case(case, people["handler"], True, "属实")
-    clock.set(shanghai(2026, 12, 31, 9))
+    clock(shanghai(2026, 12, 31, 9))
     jobs.escalate_overdue()
     jobs.escalate_overdue()
     notes = list(db.session.scalars(select(Notification).where(Notification.kind == "case_overdue")))
@@ -197,11 +200,11 @@ def test_overdue_case_is_escalated_to_managers_and_department_once(database, clo
 def test_worklist_groups_overdue_today_upcoming(database, clock):
     dept = f.department()
     people = staff(dept)
-    clock.set(shanghai(2026, 11, 2, 9))
+    clock(shanghai(2026, 11, 2, 9))
     old = _verify_callback(bad_rating(dept))
-    clock.set(shanghai(2026, 11, 4, 9))
+    clock(shanghai(2026, 11, 4, 9))
     today = _verify_callback(bad_rating(dept, phone="13900001111"))
-    clock.set(shanghai(2026, 11, 5, 9))
+    clock(shanghai(2026, 11, 5, 9))
     groups = service.worklist(people["agent"])
     assert (old in groups["overdue"] and today in groups["overdue"]) or today in groups["today"]
     assert old in groups["overdue"]
@@ -214,3 +217,55 @@ def test_handler_sees_only_own_department_callbacks(database):
     handler = f.user("handler", dept)
     listed = list(db.session.scalars(service.callbacks_query(handler, "pending")))
     assert listed == [mine]
+
+
+def _anonymous_case(dept) -> RectificationCase:
+    rating = bad_rating(dept, name="", phone="")
+    return db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
+
+
+def test_the_move_table_covers_every_state(database):
+    """Every state but the ends has a way on; every way on is someone's to take."""
+    sources = {status for move in service.CASE_MOVES.values() for status in move.sources}
+    assert sources == set(CaseStatus) - {CaseStatus.DISMISSED}
+    assert all(move.roles for move in service.CASE_MOVES.values())
+    case = RectificationCase(status=CaseStatus.SUBMITTED)
+    assert service.allowed_case_moves(case) == ["accept", "send_back"]
+
+
+def test_a_step_that_is_not_yours_is_forbidden_and_changes_nothing(database):
+    dept, other = f.department(), f.department()
+    people = staff(dept)
+    case = _anonymous_case(dept)
+    outsider = f.user(Role.HANDLER, other)
+    for actor in (people["manager"], people["agent"], outsider):
+        with pytest.raises(Forbidden):
+            service.verify_case(case, actor, True, "属实")
+    assert case.status == CaseStatus.TO_VERIFY and [e.action for e in case.events] == ["opened"]
+    assert service.case_moves_for(people["handler"], case) == ["verify", "dismiss"]
+    assert service.case_moves_for(outsider, case) == [] == service.case_moves_for(people["manager"], case)
+    service.verify_case(case, people["handler"], True, "属实")
+    service.submit_report(case, people["handler"], "已整改")
+    with pytest.raises(Forbidden):
+        service.accept_case(case, people["handler"])
+    with pytest.raises(Conflict) as stale:
+        service.accept_case(case, people["manager"], expected_version=case.version - 1)
+    assert "version" in stale.value.errors
+    with pytest.raises(Conflict) as wrong_state:
+        service.submit_report(case, people["handler"], "再次提交")
+    assert wrong_state.value.errors == {"allowed": ["open"], "status": ["submitted"]}
+
+
+def test_steps_happen_at_the_moment_they_are_given(database):
+    dept = f.department()
+    people = staff(dept)
+    case = _anonymous_case(dept)
+    verified = shanghai(2026, 11, 2, 9).astimezone(UTC)
+    service.verify_case(case, people["handler"], True, "属实", now=verified)
+    assert case.opened_at == verified and case.events[-1].created_at == verified
+    assert case.due_at == deadline_after(verified, 15).due_at  # the clock starts when verified
+    service.submit_report(case, people["handler"], "已整改", now=verified + timedelta(days=3))
+    late = case.due_at + timedelta(hours=1)
+    service.accept_case(case, people["manager"], now=late)
+    assert case.accepted_at == late and case.accepted_on_time is False
+    assert case.status == CaseStatus.PUBLISHED and case.published_at == late  # nobody to call back
