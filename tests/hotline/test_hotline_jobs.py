@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.db import db, utcnow
 from core.models import Notification, Role
 from core.notify import set_sender
-from core.scheduler import JOBS
+from core.scheduler import scheduled_jobs
 from hotline.jobs import sweep_overdue
 from hotline.models import TicketEvent
 
@@ -42,5 +42,5 @@ def test_sweep_supervises_each_overdue_ticket_once_and_notifies(database):
 
 
 def test_the_sweep_is_a_registered_job(app):
-    job = next(j for j in JOBS if j.name == "hotline-overdue-sweep")
-    assert job.func is sweep_overdue and job.seconds == app.config["TICKET_OVERDUE_SWEEP_SECONDS"]
+    job = next(j for j in scheduled_jobs(app) if j.name == "hotline.overdue-sweep")
+    assert job.func is sweep_overdue and job.seconds(app.config) == app.config["TICKET_OVERDUE_SWEEP_SECONDS"]
