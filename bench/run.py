@@ -9,7 +9,7 @@ it to bench/RESULTS.md (bench/results/latest.md too).
     .venv/bin/python bench/run.py --no-lock-waits # skip the PostgreSQL lock-wait phase
 
 The product runs with its scheduler (`flask scheduler run`) beside gunicorn, as in production: the
-`stats.fold` job folds the ratings written during the runs into the rollups. On PostgreSQL a last
+`reports.stats-fold` job folds the ratings written during the runs into the rollups. On PostgreSQL a last
 phase runs 16 concurrent rating writers (gunicorn, 16 workers) for 20 s while sampling
 `pg_stat_activity` every 50 ms, and prints the share of active backends waiting on a lock
 (`wait_event_type = 'Lock'`; the acceptance is under 5 %).
@@ -124,7 +124,7 @@ class DbResult:
 
 
 def start_scheduler(env: dict[str, str], log: Path, timeout: float = 90) -> subprocess.Popen:
-    """The product's scheduler process (the `stats.fold` job among its jobs), as in production;
+    """The product's scheduler process (the `reports.stats-fold` job among its jobs), as in production;
     returns once it leads and its first ticks are done, so its start-up is not in the timings."""
     with log.open("ab") as out:
         process = subprocess.Popen(

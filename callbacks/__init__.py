@@ -54,6 +54,7 @@ def init_app(app: Flask, api: Api) -> None:
     from core.demo import register_demo_finisher
     from core.notify import register_subject_link
     from core.pages import add_nav_link
+    from core.scheduler import add_jobs
 
     api.register_blueprint(views.blp)
     api.register_blueprint(views.public_blp)
@@ -64,7 +65,7 @@ def init_app(app: Flask, api: Api) -> None:
     listeners.connect()
     register_subject_link("case", lambda case_id: url_for("callbacks_pages.case_detail", case_id=case_id))
     register_subject_link("callback", lambda cb_id: url_for("callbacks_pages.callback_detail", callback_id=cb_id))
-    jobs.register_jobs(app.config["FOLLOW_UP_SWEEP_SECONDS"])
+    add_jobs(app, jobs.JOBS)
     # The demo loaders write in bulk, without signals: give the demo's history its callbacks.
     register_demo_finisher("callbacks", demo.load_demo_history)
     add_nav_link("callbacks_pages.worklist", _l("Callback worklist"), "agent", "manager")

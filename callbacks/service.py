@@ -12,7 +12,7 @@ them uses that one moment."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -33,7 +33,7 @@ from core.calendar import deadline_after, end_of_day, local_date
 from core.db import db, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, Forbidden, ValidationFailed
-from core.models import CitizenMessage, Notification, Role, User
+from core.models import CitizenMessage, Role, User
 from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
@@ -731,51 +731,3 @@ def published_cases(region_code: str | None = None, department_id: int | None = 
     if department_id:
         stmt = stmt.where(RectificationCase.department_id == department_id)
     return stmt
-
-
-# --- sweeps (called by jobs) ------------------------------------------------------------------
-
-
-def _claim(stmt: Select[Any], limit: int) -> list[Any]:
-    """Rows for a sweep, skipping rows another scheduler holds (FOR UPDATE SKIP LOCKED on
-    PostgreSQL; SQLite has one writer at a time anyway)."""
-    entity = stmt.column_descriptions[0]["entity"]
-    return list(db.session.scalars(stmt.limit(limit).with_for_update(skip_locked=True, of=entity)))
-
-
-def due_soon_unreminded(limit: int = 500, *, now: datetime | None = None) -> list[Callback]:
-    horizon = (now or utcnow()) + timedelta(hours=_cfg("CALLBACK_REMIND_HOURS_BEFORE"))
-    pending = Callback.status == CallbackStatus.PENDING
-    stmt = select(Callback).where(pending, Callback.reminded_at.is_(None), Callback.due_at <= horizon)
-    return _claim(stmt.order_by(Callback.due_at), limit)
-
-
-def overdue_unescalated_callbacks(limit: int = 500, *, now: datetime | None = None) -> list[Callback]:
-    pending = Callback.status == CallbackStatus.PENDING
-    stmt = select(Callback).where(pending, Callback.escalated_at.is_(None), Callback.due_at < (now or utcnow()))
-    return _claim(stmt.order_by(Callback.due_at), limit)
-
-
-def cases_due_by_tomorrow_unreminded(limit: int = 500, *, now: datetime | None = None) -> list[RectificationCase]:
-    """Open cases due before the end of tomorrow (local time), not yet overdue, whose department
-    has not been reminded (a `case_due_soon` notification is the mark: reminded once)."""
-    now = now or utcnow()
-    horizon = end_of_day(local_date(now) + timedelta(days=1))
-    reminded = select(Notification.subject_id).where(
-        Notification.kind == "case_due_soon", Notification.subject_type == "case"
-    )
-    stmt = select(RectificationCase).where(
-        RectificationCase.status == CaseStatus.OPEN,
-        RectificationCase.due_at >= now,
-        RectificationCase.due_at <= horizon,
-        RectificationCase.id.not_in(reminded),
-    )
-    return _claim(stmt.order_by(RectificationCase.due_at), limit)
-
-
-def overdue_unescalated_cases(limit: int = 500, *, now: datetime | None = None) -> list[RectificationCase]:
-    running = RectificationCase.status.in_([CaseStatus.OPEN, CaseStatus.SUBMITTED])
-    stmt = select(RectificationCase).where(
-        running, RectificationCase.escalated_at.is_(None), RectificationCase.due_at < (now or utcnow())
-    )
-    return _claim(stmt.order_by(RectificationCase.due_at), limit)

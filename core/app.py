@@ -20,7 +20,7 @@ from core.i18n import init_i18n
 from core.input_guard import init_input_guard
 from core.logs import init_request_logging
 from core.metrics import init_metrics
-from core.scheduler import register_core_jobs
+from core.scheduler import add_jobs
 from core.security import init_security
 from core.templating import init_templating
 from core.unit_of_work import UnitOfWorkFlask, init_unit_of_work
@@ -93,14 +93,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(Unauthorized, _on_unauthorized)
     app.before_request(_before_request)
 
-    from core import cli, pages, views
+    from core import cli, jobs, pages, views
     from core.api import make_api
 
     api = make_api(app)
     app.register_blueprint(pages.bp)
     api.register_blueprint(views.blp)
     cli.register(app)
-    register_core_jobs(app)
+    add_jobs(app, jobs.JOBS)
 
     for name in DOMAIN_PACKAGES:
         if importlib.util.find_spec(name) is None:

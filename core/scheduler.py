@@ -1,6 +1,8 @@
 """The scheduler: APScheduler gives the clock, the database holds the truth.
 
-Every periodic job is registered in one list (`JOBS`, filled by the domain packages' init_app).
+Each package declares its periodic jobs in one list, `JOBS` in its jobs module (core.jobs,
+hotline.jobs, ...), and its init_app hands that list to `add_jobs`; a job is named
+`<package>.<job-name>` and runs every `interval` seconds, read from the setting it names.
 `flask scheduler run` is the single scheduler process: any number may run, one is the leader
 (a PostgreSQL session-level advisory lock held on a dedicated connection, or a file lock on
 SQLite); the others wait and take over when the leader dies. Each tick is recorded in
@@ -9,10 +11,11 @@ SQLite); the others wait and take over when the leader dies. Each tick is record
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -36,25 +39,44 @@ JOB_RUNS_PRUNE_SECONDS = 3600
 JOB_RUNS_PRUNE_BATCH = 5000
 
 
+# `<package>.<job-name>`: a domain package, then the job's name in lower case with hyphens.
+JOB_NAME_PATTERN = re.compile(r"[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*")
+JOBS_KEY = "haocha.jobs"
+
+
 @dataclass(frozen=True)
 class Job:
+    """A periodic job: it runs inside an app context and commits its own units of work.
+
+    `interval` is the setting holding the seconds between ticks, or the seconds themselves for
+    a job whose interval is not configurable."""
+
     name: str
     func: Callable[[], str | None]
-    seconds: int
+    interval: str | int
+
+    def seconds(self, config: Mapping[str, Any]) -> int:
+        """The seconds between ticks under this configuration."""
+        return int(config[self.interval]) if isinstance(self.interval, str) else self.interval
 
 
-JOBS: list[Job] = []
+def add_jobs(app: Flask, jobs: Iterable[Job]) -> None:
+    """Schedule a package's jobs (its `JOBS` list) in this app."""
+    registered: list[Job] = app.extensions.setdefault(JOBS_KEY, [])
+    for job in jobs:
+        if not JOB_NAME_PATTERN.fullmatch(job.name):
+            raise ValueError(f"job name {job.name!r} is not <package>.<job-name>")
+        if any(existing.name == job.name for existing in registered):
+            raise ValueError(f"job {job.name!r} is scheduled twice")
+        if isinstance(job.interval, str) and job.interval not in app.config:
+            raise ValueError(f"job {job.name!r}: no setting {job.interval!r}")
+        registered.append(job)
 
 
-def register_job(name: str, seconds: int) -> Callable[[Callable[[], str | None]], Callable[[], str | None]]:
-    """Add a periodic job; the function runs inside an app context and commits its own units."""
-
-    def decorator(func: Callable[[], str | None]) -> Callable[[], str | None]:
-        if not any(job.name == name for job in JOBS):
-            JOBS.append(Job(name, func, seconds))
-        return func
-
-    return decorator
+def scheduled_jobs(app: Flask | None = None) -> list[Job]:
+    """The jobs scheduled in this app (the current one by default)."""
+    app = app or current_app
+    return list(app.extensions.get(JOBS_KEY, []))
 
 
 def tick_time(seconds: int, now: datetime | None = None) -> datetime:
@@ -159,7 +181,7 @@ def leader_lock(app: Flask) -> LeaderLock:
 def _job_runner(app: Flask, job: Job) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
-            run_tick(job, tick_time(job.seconds))
+            run_tick(job, tick_time(job.seconds(app.config)))
 
     return run
 
@@ -167,11 +189,12 @@ def _job_runner(app: Flask, job: Job) -> Callable[[], None]:
 def lead(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
     """Run every job on its interval while this process holds the lock."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    for job in JOBS:
+    jobs = scheduled_jobs(app)
+    for job in jobs:
         scheduler.add_job(
             _job_runner(app, job),
             "interval",
-            seconds=job.seconds,
+            seconds=job.seconds(app.config),
             id=job.name,
             name=job.name,  # APScheduler's own log lines then say which job
             next_run_time=datetime.now(UTC),
@@ -179,7 +202,7 @@ def lead(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
             coalesce=True,
         )
     scheduler.start()
-    log.info("leader: running %d jobs", len(JOBS))
+    log.info("leader: running %d jobs", len(jobs))
     try:
         while not stop.wait(LEADER_POLL_SECONDS):
             if not lock.still_held():
@@ -210,7 +233,7 @@ def _prune_older(job: str | None, cutoff: datetime, batch: int) -> int:
     """Delete up to `batch` ticks scheduled before `cutoff` (of one job, or of jobs no longer registered)."""
     stmt = select(JobRun.id).where(JobRun.scheduled_for < cutoff)
     if job is None:
-        stmt = stmt.where(JobRun.job.not_in([j.name for j in JOBS]))
+        stmt = stmt.where(JobRun.job.not_in([j.name for j in scheduled_jobs()]))
     else:
         stmt = stmt.where(JobRun.job == job)
     ids = list(db.session.scalars(stmt.order_by(JobRun.id).limit(batch)))
@@ -226,8 +249,10 @@ def prune_job_runs(keep_days: float, now: datetime | None = None, batch: int = J
     deleted (a new leader runs every job's current tick at once unless job_runs already has it)."""
     now = now or utcnow()
     deleted = 0
+    config = current_app.config
     targets: list[tuple[str | None, datetime]] = [
-        (job.name, now - max(timedelta(days=keep_days), timedelta(seconds=2 * job.seconds))) for job in JOBS
+        (job.name, now - max(timedelta(days=keep_days), timedelta(seconds=2 * job.seconds(config))))
+        for job in scheduled_jobs()
     ]
     targets.append((None, now - timedelta(days=keep_days)))
     for job_name, cutoff in targets:
@@ -243,14 +268,6 @@ def prune_runs() -> str:
     return f"pruned {prune_job_runs(float(current_app.config['SCHEDULER_RUNS_RETENTION_DAYS']))}"
 
 
-def register_core_jobs(app: Flask) -> None:
-    from core import messages
-
-    register_job("core.heartbeat", int(app.config["SCHEDULER_HEARTBEAT_SECONDS"]))(heartbeat)
-    register_job("core.citizen-messages", int(app.config["CITIZEN_MESSAGE_SWEEP_SECONDS"]))(messages.deliver_due)
-    register_job("core.job-runs-retention", JOB_RUNS_PRUNE_SECONDS)(prune_runs)
-
-
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 
 
@@ -260,19 +277,19 @@ def scheduler_run(once: bool) -> None:
     """Run the scheduler (one leader at a time; start as many as you like)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
-        for job in JOBS:
-            ran = run_tick(job, tick_time(job.seconds))
+        for job in scheduled_jobs(app):
+            ran = run_tick(job, tick_time(job.seconds(app.config)))
             click.echo(f"{job.name}: {'ran' if ran else 'already ran'}")
         return
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"scheduler {node_name()}: {len(JOBS)} jobs; waiting for leadership")
+    click.echo(f"scheduler {node_name()}: {len(scheduled_jobs(app))} jobs; waiting for leadership")
     run_forever(app, stop)
 
 
 @scheduler_cli.command("jobs")
 def scheduler_jobs() -> None:
     """List the registered jobs."""
-    for job in JOBS:
-        click.echo(f"{job.name}\tevery {job.seconds}s")
+    for job in scheduled_jobs():
+        click.echo(f"{job.name}\tevery {job.seconds(current_app.config)}s")

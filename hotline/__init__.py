@@ -7,7 +7,7 @@ from flask_smorest import Api
 from core.demo import register_demo_loader
 from core.models import Role
 from core.pages import add_nav_link
-from core.scheduler import register_job
+from core.scheduler import add_jobs
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -17,7 +17,7 @@ def init_app(app: Flask, api: Api) -> None:
     api.register_blueprint(views.blp)
     app.register_blueprint(pages.bp)
     register_demo_loader("tickets", demo.load_tickets)
-    register_job("hotline-overdue-sweep", app.config["TICKET_OVERDUE_SWEEP_SECONDS"])(jobs.sweep_overdue)
+    add_jobs(app, jobs.JOBS)
     add_nav_link("hotline_pages.intake", _l("New ticket"), Role.AGENT.value, Role.MANAGER.value)
     add_nav_link("hotline_pages.worklist", _l("My worklist"), Role.AGENT.value, Role.MANAGER.value)
     add_nav_link("hotline_pages.department_queue", _l("Department queue"), Role.HANDLER.value)

@@ -693,17 +693,6 @@ def archive(
     return _move("archive", ticket, actor, note, now, expected_version, change)
 
 
-def overdue_unsupervised_ids(now: datetime, limit: int) -> list[int]:
-    """Tickets past a deadline that nobody has supervised yet this round, most overdue first."""
-    stmt = (
-        select(Ticket.id)
-        .where(Ticket.status.in_(HANDLING_STATUSES), Ticket.supervised_at.is_(None), overdue_clause(now))
-        .order_by(Ticket.handle_due_at, Ticket.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(stmt))
-
-
 def overdue_clause(now: datetime) -> Any:
     """SQL for Ticket.is_overdue."""
     return and_(

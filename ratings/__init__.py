@@ -11,6 +11,7 @@ from flask_smorest import Api
 def init_app(app: Flask, api: Api) -> None:
     from core.demo import register_demo_loader
     from core.pages import add_nav_link
+    from core.scheduler import add_jobs
     from ratings import demo, jobs, listeners, pages, sentiment, views
     from ratings.issuers_cli import issuers_cli
     from ratings.sentiment_cli import sentiment_cli
@@ -21,7 +22,7 @@ def init_app(app: Flask, api: Api) -> None:
     app.cli.add_command(sentiment_cli)
     app.cli.add_command(issuers_cli)
     register_demo_loader("ratings", demo.load_demo_ratings)
-    jobs.register_jobs(int(app.config["RATING_SWEEP_SECONDS"]))
+    add_jobs(app, jobs.JOBS)
     listeners.connect()
     add_nav_link("ratings_pages.issue_qr", _l("Issue a rating QR code"), "agent", "handler", "manager")
     add_nav_link("ratings_pages.staff_list", _l("Ratings"), "agent", "handler", "manager", "admin")

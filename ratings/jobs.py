@@ -1,23 +1,20 @@
 """Scheduled jobs: the token expiry sweep and (off by default) system-default ratings.
 
-Each is idempotent and commits once per unit of work; on PostgreSQL rows are claimed with
+Each is idempotent and commits once per unit of work: the expiry sweep per batch of tokens (one
+UPDATE), default ratings per token (core.jobs.claim_each). On PostgreSQL rows are claimed with
 FOR UPDATE SKIP LOCKED, so an overlapping run never does the same work twice.
 """
 
 from datetime import timedelta
-from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 
-from core.db import db, is_postgresql, utcnow
-from core.scheduler import register_job
+from core.db import db, utcnow
+from core.jobs import claim_each, skip_locked
+from core.scheduler import Job
 from ratings import idempotency, service
 from ratings.models import EventKind, RatingToken, ServiceEvent, TokenStatus
-
-
-def _claim(stmt: Select[Any]) -> Select[Any]:
-    return stmt.with_for_update(skip_locked=True) if is_postgresql() else stmt
 
 
 def expire_tokens() -> str:
@@ -26,7 +23,7 @@ def expire_tokens() -> str:
     now, total = utcnow(), 0
     while True:
         stmt = select(RatingToken.id).where(RatingToken.status == TokenStatus.ACTIVE, RatingToken.expires_at <= now)
-        ids = list(db.session.scalars(_claim(stmt.order_by(RatingToken.id).limit(batch))))
+        ids = list(db.session.scalars(skip_locked(stmt.order_by(RatingToken.id).limit(batch))))
         if ids:
             db.session.execute(update(RatingToken).where(RatingToken.id.in_(ids)).values(status=TokenStatus.EXPIRED))
         db.session.commit()
@@ -45,8 +42,8 @@ def default_ratings() -> str:
     if not config["DEFAULT_RATING_ENABLED"]:
         return "disabled"
     cutoff = utcnow() - timedelta(days=int(config["DEFAULT_RATING_AFTER_DAYS"]))
-    stmt = (
-        select(RatingToken.id)
+    lapsed = (
+        select(RatingToken)
         .join(ServiceEvent, ServiceEvent.id == RatingToken.event_id)
         .where(
             RatingToken.status == TokenStatus.EXPIRED,
@@ -55,18 +52,18 @@ def default_ratings() -> str:
             ServiceEvent.kind != EventKind.STANDING,
         )
         .order_by(RatingToken.id)
-        .limit(int(config["RATING_SWEEP_BATCH"]))
     )
-    if is_postgresql():
-        stmt = stmt.with_for_update(skip_locked=True, of=RatingToken)
-    tokens = [db.session.get_one(RatingToken, token_id) for token_id in db.session.scalars(stmt)]
     given = 0
-    for token in tokens:
+
+    def give(token: RatingToken) -> None:  # the token is closed either way: always committed
+        nonlocal given
         given += service.give_default_rating(token)
-        db.session.commit()
+
+    claim_each(lapsed, give, int(config["RATING_SWEEP_BATCH"]))
     return f"{given} default ratings"
 
 
-def register_jobs(seconds: int) -> None:
-    register_job("ratings.expire_tokens", seconds)(expire_tokens)
-    register_job("ratings.default_ratings", seconds)(default_ratings)
+JOBS = [
+    Job("ratings.expire-tokens", expire_tokens, "RATING_SWEEP_SECONDS"),
+    Job("ratings.default-ratings", default_ratings, "RATING_SWEEP_SECONDS"),
+]

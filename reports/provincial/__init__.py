@@ -8,7 +8,7 @@ from flask_smorest import Api
 from core.metrics import register_gauge
 from core.models import Role
 from core.pages import add_health_figure, add_nav_link
-from core.scheduler import register_job
+from core.scheduler import add_jobs
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -16,9 +16,8 @@ def init_app(app: Flask, api: Api) -> None:
     from reports.provincial import cli, jobs, listeners, models, pages, service, views  # noqa: F401 - models: tables
 
     listeners.connect()
-    register_job(jobs.JOB_NAME, int(app.config["REPORTING_INTERVAL_SECONDS"]))(jobs.deliver_reports)
+    add_jobs(app, jobs.JOBS)
     jobs.quiet_overlaps()
-    register_job(jobs.RETENTION_JOB_NAME, jobs.RETENTION_INTERVAL_SECONDS)(jobs.prune_reports)
     app.register_blueprint(pages.bp)
     api.register_blueprint(views.blp)
     app.cli.add_command(cli.reporting_cli)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from core.db import db, set_write_intent, utcnow
+from core.scheduler import Job
 from reports.provincial import delivery, service
 
 log = logging.getLogger("haocha.reporting")
@@ -69,3 +70,9 @@ def prune_reports(now: datetime | None = None) -> str:
         if deleted < PRUNE_BATCH_SIZE:
             break
     return f"pruned {pruned}"
+
+
+JOBS = [
+    Job(JOB_NAME, deliver_reports, "REPORTING_INTERVAL_SECONDS"),
+    Job(RETENTION_JOB_NAME, prune_reports, RETENTION_INTERVAL_SECONDS),
+]

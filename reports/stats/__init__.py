@@ -10,8 +10,8 @@ def init_app(app: Flask, api: Api) -> None:
 
     from core.demo import register_demo_finisher
     from core.pages import add_nav_link
-    from core.scheduler import register_job
-    from reports.stats import cli, fold, listeners, models, pages, service, views  # noqa: F401 - models: tables
+    from core.scheduler import add_jobs
+    from reports.stats import cli, jobs, listeners, models, pages, service, views  # noqa: F401 - models: tables
 
     listeners.connect()
     api.register_blueprint(views.blp)
@@ -20,7 +20,7 @@ def init_app(app: Flask, api: Api) -> None:
     add_nav_link("stats_pages.dashboard", _l("Satisfaction dashboard"), "manager", "admin", "handler")
     app.cli.add_command(cli.stats_cli)
     register_demo_finisher("stats_rollups", service.rebuild_rollups)
-    register_job("stats.fold", int(app.config["STATS_FOLD_SECONDS"]))(fold.fold_job)
+    add_jobs(app, jobs.JOBS)
 
     @app.context_processor
     def public_board() -> dict[str, object]:

@@ -1,5 +1,5 @@
 """`flask stats rebuild`: recompute the rollups from the raw ratings; `flask stats fold`: fold
-the queued rating changes now (what the `stats.fold` job does)."""
+the queued rating changes now (what the `reports.stats-fold` job does)."""
 
 import click
 from flask.cli import AppGroup

@@ -129,8 +129,3 @@ def fold(limit: int | None = None) -> int:
         total += folded
         if folded < limit:
             return total
-
-
-def fold_job() -> str:
-    """The scheduled job (`stats.fold`)."""
-    return f"{fold()} changes folded"

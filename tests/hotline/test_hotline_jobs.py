@@ -1,5 +1,6 @@
 """The overdue sweep (督办): once per ticket, managers notified, registered with the scheduler."""
 
+import threading
 from datetime import timedelta
 
 import factories as f
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from core.db import db, utcnow
 from core.models import Notification, Role
 from core.notify import set_sender
-from core.scheduler import JOBS
+from core.scheduler import scheduled_jobs
 from hotline.jobs import sweep_overdue
 from hotline.models import TicketEvent
 
@@ -42,5 +43,38 @@ def test_sweep_supervises_each_overdue_ticket_once_and_notifies(database):
 
 
 def test_the_sweep_is_a_registered_job(app):
-    job = next(j for j in JOBS if j.name == "hotline-overdue-sweep")
-    assert job.func is sweep_overdue and job.seconds == app.config["TICKET_OVERDUE_SWEEP_SECONDS"]
+    job = next(j for j in scheduled_jobs(app) if j.name == "hotline.overdue-sweep")
+    assert job.func is sweep_overdue and job.seconds(app.config) == app.config["TICKET_OVERDUE_SWEEP_SECONDS"]
+
+
+def test_two_sweeps_at_once_supervise_each_ticket_once(fresh_app):
+    """On a database that commits for real: each overdue ticket is supervised by exactly one of
+    two sweeps running at once, and every one of them is."""
+    with fresh_app.app_context():
+        dept = f.department()
+        f.user(Role.MANAGER)
+        hf.handler_of(dept)
+        ids = sorted(hf.ticket(dept=dept, now=utcnow() - timedelta(days=40)).id for _ in range(8))
+        db.session.commit()
+        db.session.remove()
+    start = threading.Barrier(2, timeout=30)
+    results: list[str] = []
+
+    def sweep() -> None:
+        with fresh_app.app_context():
+            try:
+                start.wait()
+                results.append(sweep_overdue())
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(int(result.split()[0]) for result in results) == 8
+    with fresh_app.app_context():
+        supervised = list(db.session.scalars(select(TicketEvent.ticket_id).where(TicketEvent.move == "supervise")))
+        db.session.remove()
+    assert sorted(supervised) == ids, "each ticket supervised once"

@@ -8,14 +8,14 @@ from sqlalchemy import func, select, update
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Department
-from core.scheduler import JOBS
+from core.scheduler import scheduled_jobs
 from ratings import jobs, service
 from ratings.models import Channel, IdempotencyRecord, Rating, RatingToken, ServiceEvent, TokenStatus
 
 
 def test_jobs_are_registered(app):
-    names = {job.name for job in JOBS}
-    assert {"ratings.expire_tokens", "ratings.default_ratings"} <= names
+    names = {job.name for job in scheduled_jobs(app)}
+    assert {"ratings.expire-tokens", "ratings.default-ratings"} <= names
 
 
 def test_the_sweep_expires_lapsed_tokens_and_old_idempotency_keys(app, database):

@@ -82,22 +82,24 @@ def _ticks(job: str, seconds: int, start: datetime, end: datetime) -> list[dict]
     return ticks
 
 
-def test_job_runs_stay_bounded_over_a_simulated_month_and_the_current_tick_stays(database, monkeypatch):
+def test_job_runs_stay_bounded_over_a_simulated_month_and_the_current_tick_stays(app, database, monkeypatch):
     noop = lambda: None  # noqa: E731
     frequent = scheduler.Job("reports.provincial-delivery", noop, 600)  # 144 ticks a day
     monthly = scheduler.Job("reports.monthly", noop, 31 * 86400)
-    monkeypatch.setattr(scheduler, "JOBS", [frequent, monthly])
+    monkeypatch.setitem(app.extensions, scheduler.JOBS_KEY, [frequent, monthly])
     db.session.execute(
         insert(JobRun),
         [{**t, "job": "retired.job"} for t in _ticks("x", 86400, MONTH_START, MONTH_START + timedelta(days=5))],
     )
     db.session.execute(
-        insert(JobRun), _ticks(monthly.name, monthly.seconds, MONTH_START, MONTH_START + timedelta(days=1))
+        insert(JobRun), _ticks(monthly.name, monthly.seconds({}), MONTH_START, MONTH_START + timedelta(days=1))
     )
     sizes = []
     for day in range(30):
         start = MONTH_START + timedelta(days=day)
-        db.session.execute(insert(JobRun), _ticks(frequent.name, frequent.seconds, start, start + timedelta(days=1)))
+        db.session.execute(
+            insert(JobRun), _ticks(frequent.name, frequent.seconds({}), start, start + timedelta(days=1))
+        )
         scheduler.prune_job_runs(keep_days=3, now=start + timedelta(days=1), batch=500)
         sizes.append(_count(JobRun))
     assert max(sizes) <= 3 * 144 + 1 + 5
@@ -108,7 +110,7 @@ def test_job_runs_stay_bounded_over_a_simulated_month_and_the_current_tick_stays
 
 
 def test_the_retention_jobs_are_registered(app):
-    names = {job.name: job.seconds for job in scheduler.JOBS}
+    names = {job.name: job.seconds(app.config) for job in scheduler.scheduled_jobs(app)}
     assert names[jobs.RETENTION_JOB_NAME] == jobs.RETENTION_INTERVAL_SECONDS
     assert names["core.job-runs-retention"] == scheduler.JOB_RUNS_PRUNE_SECONDS
 
@@ -180,4 +182,4 @@ def test_skipped_ticks_of_the_lingering_delivery_run_are_not_warned_about(app):
 
     logger = logging.getLogger("apscheduler.scheduler")
     assert not logger.filter(record(jobs.JOB_NAME))
-    assert logger.filter(record("callbacks.remind_due")), "other jobs' overruns are still warned about"
+    assert logger.filter(record("callbacks.remind-due")), "other jobs' overruns are still warned about"

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from core.db import db, utcnow
 from core.models import Role
-from core.scheduler import JOBS
+from core.scheduler import scheduled_jobs
 from core.signals import appeal_decided, callback_completed, case_accepted
 from ratings.models import EventKind, ServiceEvent
 from ratings.service import record_rating
 from reports.provincial import delivery, service
-from reports.provincial.jobs import JOB_NAME
+from reports.provincial.jobs import JOB_NAME, deliver_reports
 from reports.provincial.models import OutboxRow, OutboxStatus
 
 
@@ -220,8 +220,8 @@ def test_without_a_url_the_outbox_fills_and_the_job_idles(database, app, monkeyp
 
 
 def test_the_delivery_job_is_registered(app):
-    [job] = [j for j in JOBS if j.name == JOB_NAME]
-    assert job.seconds == app.config["REPORTING_INTERVAL_SECONDS"]
+    [job] = [j for j in scheduled_jobs(app) if j.name == JOB_NAME]
+    assert job.func is deliver_reports and job.seconds(app.config) == app.config["REPORTING_INTERVAL_SECONDS"]
 
 
 def test_healthz_shows_the_backlog_as_a_figure(client):

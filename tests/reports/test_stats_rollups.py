@@ -316,10 +316,10 @@ def test_a_change_made_from_stale_memory_counts_from_the_stored_row(fresh_app):
 
 
 def test_the_fold_job_is_scheduled_and_has_a_command(runner, app):
-    from core.scheduler import JOBS
+    from core.scheduler import scheduled_jobs
 
-    assert [(j.name, j.seconds) for j in JOBS if j.name == "stats.fold"] == [
-        ("stats.fold", app.config["STATS_FOLD_SECONDS"])
+    assert [(j.name, j.seconds(app.config)) for j in scheduled_jobs(app) if j.name == "reports.stats-fold"] == [
+        ("reports.stats-fold", app.config["STATS_FOLD_SECONDS"])
     ]
     rating(MIDNIGHT, 4, f.department())
     db.session.commit()
