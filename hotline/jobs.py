@@ -28,7 +28,7 @@ def sweep_overdue() -> str:
             db.session.rollback()
             continue
         try:
-            service.supervise(ticket, None, now=now)
+            service.make_move("supervise", ticket, None, now=now)
         except DomainError:  # answered or supervised meanwhile
             db.session.rollback()
             continue
