@@ -289,9 +289,9 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
     rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
     legal = hotline_service.allowed_moves(ticket, now)
     if rating.is_bad_review and "reopen" in legal:
-        hotline_service.reopen(ticket, actor, answer.comment or "回访不满意", now=now)
+        hotline_service.make_move("reopen", ticket, actor, {"note": answer.comment or "回访不满意"}, now=now)
     elif not rating.is_bad_review and "callback" in legal:
-        hotline_service.record_callback_done(ticket, actor, f"回访满意度 {answer.level}", now=now)
+        hotline_service.make_move("callback", ticket, actor, {"note": f"回访满意度 {answer.level}"}, now=now)
 
 
 # --- rectification cases: the move table ------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Staff sign-in and sign-out, the home page, the health check, and the admins' account page."""
+"""Staff sign-in and sign-out, the home page, the health check, every staff member's
+notifications, and the admins' account page."""
 
 import logging
 import unicodedata
@@ -15,7 +16,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from core import users
+from core import notify, users
 from core.auth import authenticate, current_staff, end_session, require_staff, roles_required, start_session
 from core.db import db
 from core.errors import DomainError
@@ -153,6 +154,24 @@ def healthz() -> Any:
             body[name] = None
         db.session.rollback()
     return body
+
+
+# -- notifications -----------------------------------------------------------------------------
+
+add_nav_link("core_pages.notifications", _l("Notifications"), *(r.value for r in Role))
+
+
+@bp.route("/hotline/notifications", methods=["GET", "POST"])
+@roles_required(*Role)
+def notifications() -> Any:
+    """The signed-in staff member's unread notifications (督办, extension requests, cases...),
+    each linking to its subject's page where its package registered one; POST marks them all
+    read. (The URL is older than this page's place in core.)"""
+    staff = require_staff()
+    if request.method == "POST":
+        notify.mark_all_read(staff)
+        return redirect(url_for(".notifications"))
+    return render_template("notifications.html", notes=notify.unread_for(staff, limit=200))
 
 
 # -- account controls (admins) ------------------------------------------------------------------

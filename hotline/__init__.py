@@ -6,12 +6,14 @@ from flask_smorest import Api
 
 from core.demo import register_demo_loader
 from core.models import Role
+from core.notify import register_subject_link
 from core.pages import add_nav_link
 from core.scheduler import add_jobs
 
 
 def init_app(app: Flask, api: Api) -> None:
-    """Register the API, the pages, the demo loader, the overdue sweep and the home-page links."""
+    """Register the API, the pages, the demo loader, the overdue sweep, the home-page links and
+    where a ticket's notifications link to."""
     from hotline import demo, jobs, models, pages, views  # noqa: F401 - models register the tables
 
     api.register_blueprint(views.blp)
@@ -22,4 +24,4 @@ def init_app(app: Flask, api: Api) -> None:
     add_nav_link("hotline_pages.worklist", _l("My worklist"), Role.AGENT.value, Role.MANAGER.value)
     add_nav_link("hotline_pages.department_queue", _l("Department queue"), Role.HANDLER.value)
     add_nav_link("hotline_pages.search", _l("All tickets"), Role.AGENT.value, Role.MANAGER.value, Role.HANDLER.value)
-    add_nav_link("hotline_pages.notifications", _l("Notifications"), *(r.value for r in Role))
+    register_subject_link("ticket", pages.ticket_link)  # a ticket's notifications link to its page

@@ -28,7 +28,7 @@ def sweep_overdue() -> str:
 
     def supervise(ticket: Ticket) -> bool:
         try:
-            service.supervise(ticket, None, now=now)
+            service.make_move("supervise", ticket, None, now=now)
         except DomainError:  # not supervisable after all: nothing to keep
             return False
         return True

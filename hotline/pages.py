@@ -1,16 +1,15 @@
 """Staff pages for tickets: the intake form, worklists, search, the ticket page with its timeline
-and move forms, the department queue, and notifications. Forms work without JavaScript;
-hotline/static/*.js only speeds them up (duplicate hint as you type, pickers narrowed by region).
+and move forms, and the department queue. Forms work without JavaScript; hotline/static/*.js
+only speeds them up (duplicate hint as you type, pickers narrowed by region).
 """
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from marshmallow import Schema, ValidationError
-from sqlalchemy import select, update
+from marshmallow import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -20,24 +19,12 @@ from core.calendar import local_tz
 from core.db import db, utcnow
 from core.errors import Conflict, DomainError
 from core.localize import chinese, localize, localize_errors
-from core.models import Department, Notification, Region, Role, ServiceItem, User
-from core.notify import unread_for
+from core.models import Department, Region, Role, ServiceItem, User
 from core.templating import local_name
 from core.unit_of_work import discard
 from hotline import labels, queries, service
 from hotline.models import Channel, Ticket, TicketStatus, TicketType, Urgency
-from hotline.schemas import (
-    DispatchIn,
-    ExtensionApproveIn,
-    ExtensionRequestIn,
-    MergeIn,
-    MoveIn,
-    ReplyIn,
-    ReturnIn,
-    TicketIn,
-    TicketQuery,
-    event_note,
-)
+from hotline.schemas import TicketIn, TicketQuery, event_note
 
 bp = Blueprint(
     "hotline_pages",
@@ -250,37 +237,10 @@ def ticket_page(number: str) -> Any:
     )
 
 
-Apply = Callable[[Ticket, User, dict[str, Any]], Any]
-
-
-def _v(data: dict[str, Any]) -> dict[str, Any]:
-    return {"expected_version": data.get("version")}
-
-
-PAGE_MOVES: dict[str, tuple[type[Schema], Apply]] = {
-    "dispatch": (
-        DispatchIn,
-        lambda t, u, d: service.dispatch(t, u, d["department"], d["assisting_departments"], d["note"], **_v(d)),
-    ),
-    "take": (MoveIn, lambda t, u, d: service.take(t, u, d["note"], **_v(d))),
-    "handle": (MoveIn, lambda t, u, d: service.handle(t, u, d["note"], **_v(d))),
-    "reply": (ReplyIn, lambda t, u, d: service.reply(t, u, d["reply"], d["note"], **_v(d))),
-    "return": (ReturnIn, lambda t, u, d: service.return_ticket(t, u, d["reason"], **_v(d))),
-    "request_extension": (
-        ExtensionRequestIn,
-        lambda t, u, d: service.request_extension(t, u, d["working_days"], d["reason"], **_v(d)),
-    ),
-    "approve_extension": (
-        ExtensionApproveIn,
-        lambda t, u, d: service.approve_extension(t, u, d["working_days"], d["note"], **_v(d)),
-    ),
-    "reject_extension": (MoveIn, lambda t, u, d: service.reject_extension(t, u, d["note"], **_v(d))),
-    "supervise": (MoveIn, lambda t, u, d: service.supervise(t, u, d["note"], **_v(d))),
-    "callback": (MoveIn, lambda t, u, d: service.record_callback_done(t, u, d["note"], **_v(d))),
-    "reopen": (MoveIn, lambda t, u, d: service.reopen(t, u, d["note"], **_v(d))),
-    "archive": (MoveIn, lambda t, u, d: service.archive(t, u, d["note"], **_v(d))),
-    "merge": (MergeIn, lambda t, u, d: service.merge(t, u, d["into"], d["note"], **_v(d))),
-}
+def ticket_link(ticket_id: int) -> str:
+    """The page of the ticket a notification is about ("" when there is no such ticket)."""
+    ticket = db.session.get(Ticket, ticket_id)
+    return url_for("hotline_pages.ticket_page", number=ticket.number) if ticket is not None else ""
 
 
 def _refusal(exc: DomainError) -> str:
@@ -304,15 +264,16 @@ def _field_errors(errors: dict[str, Any]) -> str:
 @bp.route("/hotline/tickets/<number>/<move>", methods=["POST"])
 @roles_required(*service.READERS)
 def make_move(number: str, move: str) -> Response:
-    """Make one move from the ticket page, then show the ticket again (or the queue, when the
-    move took it out of the handler's sight, as 退单 does)."""
-    if move not in PAGE_MOVES:
+    """Make one move from the ticket page (its form loaded by the move's schema in service.MOVES),
+    then show the ticket again (or the queue, when the move took it out of the handler's sight,
+    as 退单 does)."""
+    spec = service.MOVES.get(move)
+    if spec is None:
         abort(404)
     staff = require_staff()
     ticket = service.get_ticket(number, staff)
-    schema, apply = PAGE_MOVES[move]
     try:
-        apply(ticket, staff, schema().load(form_data(request.form)))
+        service.make_move(move, ticket, staff, spec.schema().load(form_data(request.form)))
         flash(_("Done: %(move)s.", move=labels.label(labels.MOVE, move)), "notice")
     except ValidationError as exc:
         discard()
@@ -328,27 +289,3 @@ def make_move(number: str, move: str) -> Response:
     except DomainError:
         return redirect(url_for(".department_queue"))
     return redirect(url_for(".ticket_page", number=number))
-
-
-# -- notifications -----------------------------------------------------------------------------
-
-
-@bp.route("/hotline/notifications", methods=["GET", "POST"])
-@roles_required(*(r for r in Role))
-def notifications() -> Any:
-    """The signed-in staff member's unread notifications (督办, extension requests); POST marks
-    them all read."""
-    staff = require_staff()
-    if request.method == "POST":
-        db.session.execute(
-            update(Notification)
-            .where(Notification.user_id == staff.id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
-        )
-        return redirect(url_for(".notifications"))
-    notes = unread_for(staff, limit=200)
-    ids = {n.subject_id for n in notes if n.subject_type == "ticket" and n.subject_id}
-    numbers = {
-        row.id: row.number for row in db.session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ids)))
-    }
-    return render_template("hotline/notifications.html", notes=notes, numbers=numbers)

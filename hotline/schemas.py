@@ -1,4 +1,5 @@
-"""Marshmallow schemas for tickets: separate load (unknown=RAISE) and dump schemas.
+"""Marshmallow schemas for tickets: separate load (unknown=RAISE) and dump schemas (the moves'
+input schemas are in hotline.inputs).
 
 Dump schemas show the caller as the signed-in viewer may see them (hotline.service.caller_view):
 in full only to agents and managers on a ticket's own page, masked in lists, and not at all
@@ -18,6 +19,7 @@ from core.errors import DomainError, ValidationFailed
 from core.models import User
 from core.privacy import scrub_text
 from core.schemas import InSchema
+from hotline.inputs import CODE_LIST, NOTE
 from hotline.models import Channel, Ticket, TicketEvent, TicketStatus, TicketType, Urgency
 from hotline.service import address_for, caller_view, content_for, moves_for, redact_confidential
 
@@ -39,15 +41,6 @@ class LocalDateTime(fields.DateTime):
 
 def _enum(cls: Any, **kwargs: Any) -> fields.Enum:
     return fields.Enum(cls, by_value=True, **kwargs)
-
-
-VERSION = fields.Int(
-    load_default=None,
-    validate=validate.Range(min=1),
-    metadata={"description": "The version you saw; a stale one is refused with 409."},
-)
-NOTE = fields.Str(load_default="", validate=validate.Length(max=2000))
-CODE_LIST = fields.List(fields.Str(validate=validate.Length(min=1, max=32)), load_default=list)
 
 
 class TicketIn(InSchema):
@@ -74,39 +67,6 @@ class TicketIn(InSchema):
     )
     assisting_departments = CODE_LIST
     note = NOTE
-
-
-class MoveIn(InSchema):
-    note = NOTE
-    version = VERSION
-
-
-class DispatchIn(MoveIn):
-    department = fields.Str(required=True, validate=validate.Length(min=1, max=32))
-    assisting_departments = CODE_LIST
-
-
-class ReplyIn(MoveIn):
-    reply = fields.Str(required=True, validate=validate.Length(min=1, max=4000))
-
-
-class ReturnIn(InSchema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
-    version = VERSION
-
-
-class ExtensionRequestIn(InSchema):
-    working_days = fields.Int(required=True, validate=validate.Range(min=1))
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
-    version = VERSION
-
-
-class ExtensionApproveIn(MoveIn):
-    working_days = fields.Int(load_default=None, validate=validate.Range(min=1))
-
-
-class MergeIn(MoveIn):
-    into = fields.Str(required=True, validate=validate.Length(min=4, max=32), metadata={"description": "Original"})
 
 
 class TicketQuery(InSchema):

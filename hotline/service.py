@@ -1,18 +1,22 @@
 """The ticket rules: the state machine (受理 → 派单 → 签收 → 办理 → 答复/办结 → 回访 → 归档, with 退单,
 延期, 督办, 重办 and 并单 beside it), deadlines, and who may see what of a ticket.
 
-Every move checks who acts, the version the caller saw and whether the move is legal from the
-ticket's state; it then changes the ticket and writes one append-only event, and flushes. The
-caller commits. An illegal move is a `Conflict` (409) whose `errors["allowed"]` lists the moves
-that are legal now.
+The moves are one table, MOVES (roles, states, input schema, effect), made through one entry,
+`make_move`, which the API endpoints, the staff pages, jobs and other packages all call. Every
+move checks who acts, the version the caller saw and whether the move is legal from the ticket's
+state; it then changes the ticket and writes one append-only event, and flushes. The caller
+commits. An illegal move is a `Conflict` (409) whose `errors["allowed"]` lists the moves that are
+legal now.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
+from marshmallow import missing
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,7 +30,9 @@ from core.models import Department, Role, ServiceItem, User
 from core.notify import notify, staff_with_role
 from core.privacy import is_valid_phone, mask_address, mask_name, mask_phone, normalize_phone
 from core.refdata import get_region, service_item_ref
+from core.schemas import InSchema
 from core.signals import ticket_closed
+from hotline.inputs import DispatchIn, ExtensionApproveIn, ExtensionRequestIn, MergeIn, MoveIn, ReplyIn, ReturnIn
 from hotline.models import (
     HANDLING_STATUSES,
     OPEN_STATUSES,
@@ -73,38 +79,66 @@ def _archivable(ticket: Ticket, _now: datetime) -> bool:
     return ticket.status == S.CALLED_BACK or not ticket.caller_phone
 
 
+def _unchanged(_moment: datetime) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one move does besides what every move does. Its effect prepares it and checks the
+    input first (a bad input is refused before the move itself is checked); then `change(now)`
+    alters the ticket, the event gets `note` (None: the caller's note) and `after()` follows the
+    event (notices, signals)."""
+
+    change: Callable[[datetime], None] = _unchanged
+    note: str | None = None
+    after: Callable[[], None] = _nothing
+
+
+# A move's effect: (the ticket, who acts, the move's input as its schema loads it) -> its Step.
+Effect = Callable[[Ticket, User | None, dict[str, Any]], Step]
+
+
 @dataclass(frozen=True)
 class Move:
-    """A move of the state machine: who may make it, from which states, and to which state."""
+    """A move of the state machine, one row of MOVES: who may make it, from which states and to
+    which state, the input it takes (`schema`), what it does besides (`effect`), and its API
+    endpoint: POST /api/v1/tickets/<number>/<path> (the name when no path), with `doc` as the
+    operation's summary. The staff pages post the same input to /hotline/tickets/<number>/<name>."""
 
     name: str
     roles: tuple[Role, ...]
     sources: tuple[TicketStatus, ...]
     target: TicketStatus | None  # None keeps the status (延期, 督办, a handling note)
+    schema: type[InSchema]
+    effect: Effect
     condition: Callable[[Ticket, datetime], bool] = field(default=_always)
+    path: str = ""
+    doc: str = ""
+
+    @property
+    def api_path(self) -> str:
+        return self.path or self.name
 
     def legal(self, ticket: Ticket, now: datetime) -> bool:
         return ticket.status in self.sources and self.condition(ticket, now)
 
+    def inputs(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`data` with the schema's default for each field it leaves out (callers in code pass
+        only what they mean, e.g. `{"note": ...}`)."""
+        return {**{name: value() if callable(value) else value for name, value in _defaults(self.schema)}, **data}
 
-MOVES: dict[str, Move] = {
-    m.name: m
-    for m in (
-        Move("dispatch", AGENTS, (S.ACCEPTED, S.RETURNED), S.DISPATCHED),
-        Move("merge", AGENTS, OPEN_STATUSES, S.MERGED),
-        Move("take", HANDLERS, (S.DISPATCHED,), S.TAKEN),
-        Move("handle", HANDLERS, (S.TAKEN, S.IN_PROGRESS), S.IN_PROGRESS),
-        Move("reply", HANDLERS, (S.TAKEN, S.IN_PROGRESS), S.CLOSED),
-        Move("return", HANDLERS, HANDLING_STATUSES, S.RETURNED),
-        Move("request_extension", HANDLERS, (S.TAKEN, S.IN_PROGRESS), None, _extension_available),
-        Move("approve_extension", MANAGERS, (S.TAKEN, S.IN_PROGRESS), None, _extension_pending),
-        Move("reject_extension", MANAGERS, (S.TAKEN, S.IN_PROGRESS), None, _extension_pending),
-        Move("supervise", MANAGERS, HANDLING_STATUSES, None, _supervisable),
-        Move("reopen", AGENTS, (S.CLOSED, S.CALLED_BACK), S.DISPATCHED),
-        Move("callback", AGENTS, (S.CLOSED,), S.CALLED_BACK),
-        Move("archive", AGENTS, (S.CLOSED, S.CALLED_BACK), S.ARCHIVED, _archivable),
-    )
-}
+
+@cache
+def _defaults(schema: type[InSchema]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, f.load_default) for name, f in schema().fields.items() if f.load_default is not missing)
+
+
+# MOVES, the table of the moves, stands below the effects it names (`-- the moves --`).
 CREATE = "create"
 
 
@@ -128,8 +162,8 @@ def moves_for(user: User, ticket: Ticket, now: datetime | None = None) -> list[s
     return [name for name in allowed_moves(ticket, now) if may_make(user, MOVES[name], ticket)]
 
 
-def _check(name: str, ticket: Ticket, actor: User | None, now: datetime, expected_version: int | None) -> Move:
-    move = MOVES[name]
+def _check(move: Move, ticket: Ticket, actor: User | None, now: datetime, expected_version: int | None) -> None:
+    name = move.name
     if actor is not None:
         ensure_ticket_visible(actor, ticket)
         if not may_make(actor, move, ticket):
@@ -146,7 +180,6 @@ def _check(name: str, ticket: Ticket, actor: User | None, now: datetime, expecte
             f"allowed moves: {', '.join(allowed) or 'none'}.",
             {"allowed": allowed},
         )
-    return move
 
 
 def _record(
@@ -176,24 +209,29 @@ def _record(
     return row
 
 
-def _move(
+def make_move(
     name: str,
     ticket: Ticket,
     actor: User | None,
-    note: str,
-    now: datetime | None,
-    expected_version: int | None,
-    change: Callable[[datetime], None] | None = None,
+    data: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Ticket:
-    """Check the move, apply `change`, set the new status and write the event."""
+    """Make the move `name` (a key of MOVES) on the ticket, as `actor` (None: the system — jobs
+    and downstream packages), with `data` as the move's schema loads it (`version`, when given:
+    the version the caller saw). Checks the input, who acts, the version and whether the move is
+    legal now; then changes the ticket, writes the move's event and flushes. The caller commits."""
+    move = MOVES[name]
+    inputs = move.inputs(data or {})
+    step = move.effect(ticket, actor, inputs)
     now = now or utcnow()
-    move = _check(name, ticket, actor, now, expected_version)
+    _check(move, ticket, actor, now, inputs.get("version"))
     before, department_before = ticket.status, ticket.lead_department_id
-    if change is not None:
-        change(now)
+    step.change(now)
     if move.target is not None:
         ticket.status = move.target
+    note = inputs.get("note", "") if step.note is None else step.note
     _record(ticket, name, before, actor, note, now, department_before)
+    step.after()
     return ticket
 
 
@@ -374,7 +412,212 @@ def address_for(ticket: Ticket, viewer: User | None) -> str:
     return ticket.address
 
 
-# -- creating and dispatching ------------------------------------------------------------------
+# -- the moves: what each does besides, and the table ------------------------------------------
+
+
+def _no_effect(_ticket: Ticket, _actor: User | None, _data: dict[str, Any]) -> Step:
+    return Step()
+
+
+def _stamp(column: str) -> Effect:
+    """The effect of a move that only records when it was made, in `column`."""
+
+    def effect(ticket: Ticket, _actor: User | None, _data: dict[str, Any]) -> Step:
+        return Step(lambda moment: setattr(ticket, column, moment))
+
+    return effect
+
+
+def _dispatch(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """派单: to one lead department (主办), with optional assisting ones (协办); its handlers are told."""
+    lead = _department(data["department"], "department")
+    assisting = _assisting(data["assisting_departments"], lead)
+
+    def change(moment: datetime) -> None:
+        if ticket.dispatched_at is not None:  # dispatched again after 退单: a fresh time to take
+            ticket.take_due_at = take_due_from(ticket, moment)
+        ticket.lead_department_id = lead.id
+        ticket.lead_department = lead
+        ticket.assisting_departments = assisting
+        ticket.dispatched_at = moment
+
+    def after() -> None:
+        message = f"工单 {ticket.number} 已派至本单位，请及时签收。"
+        notify(staff_with_role(Role.HANDLER, lead.id), "ticket_dispatched", message, "ticket", ticket.id)
+
+    return Step(change, after=after)
+
+
+def _merge(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """并单: a duplicate closes, merged into its original ticket (`into`: its number)."""
+    original = db.session.scalar(select(Ticket).where(Ticket.number == data["into"]))
+    if original is None or original.id == ticket.id or original.status in (S.MERGED, S.ARCHIVED):
+        raise ValidationFailed(
+            "Merge into another ticket that is neither merged nor archived.",
+            {"into": [f"{data['into']} cannot take this ticket."]},
+        )
+
+    def change(_moment: datetime) -> None:
+        ticket.merged_into_id = original.id
+        ticket.extension_requested_days = None
+
+    return Step(change, data["note"] or f"→ {original.number}")
+
+
+def _take(ticket: Ticket, actor: User | None, _data: dict[str, Any]) -> Step:
+    """签收: the lead department takes the ticket."""
+
+    def change(moment: datetime) -> None:
+        ticket.taken_at = moment
+        ticket.taken_by_id = actor.id if actor else None
+
+    return Step(change)
+
+
+def _reply(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """答复/办结: the citizen's answer closes the ticket; announces `ticket_closed`."""
+    answer = data["reply"].strip()
+    if not answer:
+        raise ValidationFailed("Write the reply to the citizen.", {"reply": ["Required."]})
+
+    def change(moment: datetime) -> None:
+        ticket.reply = answer
+        ticket.closed_at = moment
+
+    def after() -> None:
+        ticket_closed.send(current_app._get_current_object(), ticket=ticket)  # type: ignore[attr-defined]
+
+    return Step(change, after=after)
+
+
+def _return(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """退单: the department sends the ticket back to dispatch; the reason is the event's note."""
+    if not data["reason"].strip():
+        raise ValidationFailed("Say why the ticket is returned.", {"reason": ["Required."]})
+
+    def change(_moment: datetime) -> None:
+        ticket.lead_department_id = None
+        ticket.lead_department = None
+        ticket.assisting_departments = []
+        ticket.taken_at = None
+        ticket.taken_by_id = None
+        ticket.extension_requested_days = None
+
+    return Step(change, data["reason"])
+
+
+def _extension_days(days: int) -> int:
+    most = _config("TICKET_EXTENSION_MAX_WORKING_DAYS")
+    if not 1 <= days <= most:
+        raise ValidationFailed("Too long an extension.", {"working_days": [f"Between 1 and {most} working days."]})
+    return days
+
+
+def _request_extension(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """延期 requested: the department asks a manager for more working days; the managers are told."""
+    days = _extension_days(data["working_days"])
+    reason = data["reason"].strip()
+    if not reason:
+        raise ValidationFailed("Say why more time is needed.", {"reason": ["Required."]})
+
+    def change(_moment: datetime) -> None:
+        ticket.extension_requested_days = days
+
+    def after() -> None:
+        message = f"工单 {ticket.number} 申请延期 {days} 个工作日 / extension requested"
+        notify(staff_with_role(Role.MANAGER), "ticket_extension", message, "ticket", ticket.id)
+
+    return Step(change, f"+{days}: {reason}", after)
+
+
+def _approve_extension(ticket: Ticket, _actor: User | None, data: dict[str, Any]) -> Step:
+    """延期 approved: the handling deadline moves by the working days asked for (or fewer)."""
+
+    def change(_moment: datetime) -> None:
+        days = _extension_days(data["working_days"] or ticket.extension_requested_days or 0)
+        deadline = deadline_after(ticket.handle_due_at, days)
+        ticket.handle_due_at = deadline.due_at
+        ticket.deadline_estimated = ticket.deadline_estimated or deadline.estimated
+        ticket.extension_count += 1
+        ticket.extension_requested_days = None
+
+    return Step(change)
+
+
+def _reject_extension(ticket: Ticket, _actor: User | None, _data: dict[str, Any]) -> Step:
+    """延期 refused: the deadline stays; the department may ask again (only approvals count)."""
+    return Step(lambda _moment: setattr(ticket, "extension_requested_days", None))
+
+
+def _supervise(ticket: Ticket, actor: User | None, data: dict[str, Any]) -> Step:
+    """督办, once per handling round: the managers (but the one acting) and the lead department's
+    handlers are told."""
+
+    def after() -> None:
+        people = [u for u in staff_with_role(Role.MANAGER) if actor is None or u.id != actor.id]
+        if ticket.lead_department_id is not None:
+            people += staff_with_role(Role.HANDLER, ticket.lead_department_id)
+        message = f"工单 {ticket.number} 已超期，督办 / overdue, under supervision"
+        notify(people, "ticket_supervised", message, "ticket", ticket.id)
+
+    return Step(lambda moment: setattr(ticket, "supervised_at", moment), data["note"] or "超期督办 overdue", after)
+
+
+def _reopen(ticket: Ticket, _actor: User | None, _data: dict[str, Any]) -> Step:
+    """重办: back to the lead department with fresh deadlines, as if dispatched now."""
+
+    def change(moment: datetime) -> None:
+        deadlines = compute_deadlines(ticket.type, ticket.urgency, moment)
+        ticket.take_due_at, ticket.handle_due_at = deadlines.take_due_at, deadlines.handle_due_at
+        ticket.deadline_estimated = deadlines.estimated
+        ticket.dispatched_at = moment
+        ticket.closed_at = ticket.called_back_at = ticket.taken_at = ticket.supervised_at = None
+        ticket.taken_by_id = None
+        ticket.reopen_count += 1
+
+    return Step(change)
+
+
+WHILE_HANDLED = (S.TAKEN, S.IN_PROGRESS)
+
+# The ticket state machine, one row a move, in the order `allowed_moves` lists them; the system
+# (actor None) may make any move. `doc` is the summary of the move's API operation.
+# fmt: off
+MOVES: dict[str, Move] = {m.name: m for m in (
+    Move("dispatch", AGENTS, (S.ACCEPTED, S.RETURNED), S.DISPATCHED, DispatchIn, _dispatch,
+         doc="派单: send to a lead department, with optional assisting departments."),
+    Move("merge", AGENTS, OPEN_STATUSES, S.MERGED, MergeIn, _merge,
+         doc="并单: merge this duplicate into its original ticket (`into`: the original's number)."),
+    Move("take", HANDLERS, (S.DISPATCHED,), S.TAKEN, MoveIn, _take,
+         doc="签收: the lead department takes the ticket."),
+    Move("handle", HANDLERS, WHILE_HANDLED, S.IN_PROGRESS, MoveIn, _no_effect,
+         doc="办理: start handling or record progress."),
+    Move("reply", HANDLERS, WHILE_HANDLED, S.CLOSED, ReplyIn, _reply,
+         doc="答复/办结: answer the citizen and close the ticket."),
+    Move("return", HANDLERS, HANDLING_STATUSES, S.RETURNED, ReturnIn, _return,
+         doc="退单: send the ticket back to dispatch, with the reason."),
+    Move("request_extension", HANDLERS, WHILE_HANDLED, None, ExtensionRequestIn, _request_extension,
+         _extension_available, path="extension",
+         doc="延期: ask a manager for more working days (approved at most once per ticket)."),
+    Move("approve_extension", MANAGERS, WHILE_HANDLED, None, ExtensionApproveIn, _approve_extension,
+         _extension_pending, path="extension/approve",
+         doc="Approve the pending extension: the handling deadline moves by working days."),
+    Move("reject_extension", MANAGERS, WHILE_HANDLED, None, MoveIn, _reject_extension,
+         _extension_pending, path="extension/reject",
+         doc="Refuse the pending extension; the deadline stays."),
+    Move("supervise", MANAGERS, HANDLING_STATUSES, None, MoveIn, _supervise, _supervisable,
+         doc="督办: supervise an overdue ticket (once per handling round)."),
+    Move("reopen", AGENTS, (S.CLOSED, S.CALLED_BACK), S.DISPATCHED, MoveIn, _reopen,
+         doc="重办: the citizen is not satisfied; back to the lead department with fresh deadlines."),
+    Move("callback", AGENTS, (S.CLOSED,), S.CALLED_BACK, MoveIn, _stamp("called_back_at"),
+         doc="回访: record that the citizen was called back."),
+    Move("archive", AGENTS, (S.CLOSED, S.CALLED_BACK), S.ARCHIVED, MoveIn, _stamp("archived_at"), _archivable,
+         doc="归档: file the ticket after its callback."),
+)}
+# fmt: on
+
+
+# -- creating ----------------------------------------------------------------------------------
 
 
 def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | None = None) -> Ticket:
@@ -413,284 +656,12 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
     db.session.add(ticket)
     _record(ticket, CREATE, None, actor, data.get("note", ""), now)
     if data.get("lead_department"):
-        dispatch(ticket, actor, data["lead_department"], data.get("assisting_departments", ()), now=now)
+        dispatch = {
+            "department": data["lead_department"],
+            "assisting_departments": data.get("assisting_departments", []),
+        }
+        make_move("dispatch", ticket, actor, dispatch, now)
     return ticket
-
-
-def dispatch(
-    ticket: Ticket,
-    actor: User | None,
-    department_code: str,
-    assisting_codes: Sequence[str] = (),
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """派单: send the ticket to one lead department (主办), with optional assisting ones (协办)."""
-    lead = _department(department_code, "department")
-    assisting = _assisting(assisting_codes, lead)
-
-    def change(moment: datetime) -> None:
-        if ticket.dispatched_at is not None:  # dispatched again after 退单: a fresh time to take
-            ticket.take_due_at = take_due_from(ticket, moment)
-        ticket.lead_department_id = lead.id
-        ticket.lead_department = lead
-        ticket.assisting_departments = assisting
-        ticket.dispatched_at = moment
-
-    moved = _move("dispatch", ticket, actor, note, now, expected_version, change)
-    message = f"工单 {ticket.number} 已派至本单位，请及时签收。"
-    notify(staff_with_role(Role.HANDLER, lead.id), "ticket_dispatched", message, "ticket", ticket.id)
-    return moved
-
-
-def merge(
-    ticket: Ticket,
-    actor: User | None,
-    into_number: str,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """并单: close a duplicate by merging it into its original ticket."""
-    original = db.session.scalar(select(Ticket).where(Ticket.number == into_number))
-    if original is None or original.id == ticket.id or original.status in (S.MERGED, S.ARCHIVED):
-        raise ValidationFailed(
-            "Merge into another ticket that is neither merged nor archived.",
-            {"into": [f"{into_number} cannot take this ticket."]},
-        )
-
-    def change(_moment: datetime) -> None:
-        ticket.merged_into_id = original.id
-        ticket.extension_requested_days = None
-
-    return _move("merge", ticket, actor, note or f"→ {original.number}", now, expected_version, change)
-
-
-# -- the department's moves --------------------------------------------------------------------
-
-
-def take(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """签收: the lead department takes the ticket."""
-
-    def change(moment: datetime) -> None:
-        ticket.taken_at = moment
-        ticket.taken_by_id = actor.id if actor else None
-
-    return _move("take", ticket, actor, note, now, expected_version, change)
-
-
-def handle(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """办理: start handling, or record progress while handling."""
-    return _move("handle", ticket, actor, note, now, expected_version)
-
-
-def reply(
-    ticket: Ticket,
-    actor: User | None,
-    answer: str,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """答复/办结: answer the citizen and close the ticket; announces `ticket_closed`."""
-    if not answer.strip():
-        raise ValidationFailed("Write the reply to the citizen.", {"reply": ["Required."]})
-
-    def change(moment: datetime) -> None:
-        ticket.reply = answer.strip()
-        ticket.closed_at = moment
-
-    _move("reply", ticket, actor, note, now, expected_version, change)
-    ticket_closed.send(current_app._get_current_object(), ticket=ticket)  # type: ignore[attr-defined]
-    return ticket
-
-
-def return_ticket(
-    ticket: Ticket,
-    actor: User | None,
-    reason: str,
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """退单: the department sends the ticket back to dispatch, saying why."""
-    if not reason.strip():
-        raise ValidationFailed("Say why the ticket is returned.", {"reason": ["Required."]})
-
-    def change(_moment: datetime) -> None:
-        ticket.lead_department_id = None
-        ticket.lead_department = None
-        ticket.assisting_departments = []
-        ticket.taken_at = None
-        ticket.taken_by_id = None
-        ticket.extension_requested_days = None
-
-    return _move("return", ticket, actor, reason, now, expected_version, change)
-
-
-# -- 延期 and 督办 -------------------------------------------------------------------------------
-
-
-def _extension_days(days: int) -> int:
-    most = _config("TICKET_EXTENSION_MAX_WORKING_DAYS")
-    if not 1 <= days <= most:
-        raise ValidationFailed("Too long an extension.", {"working_days": [f"Between 1 and {most} working days."]})
-    return days
-
-
-def request_extension(
-    ticket: Ticket,
-    actor: User | None,
-    working_days: int,
-    reason: str,
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """延期 requested: the department asks a manager for more working days (once per ticket)."""
-    days = _extension_days(working_days)
-    if not reason.strip():
-        raise ValidationFailed("Say why more time is needed.", {"reason": ["Required."]})
-
-    def change(_moment: datetime) -> None:
-        ticket.extension_requested_days = days
-
-    _move("request_extension", ticket, actor, f"+{days}: {reason.strip()}", now, expected_version, change)
-    message = f"工单 {ticket.number} 申请延期 {days} 个工作日 / extension requested"
-    notify(staff_with_role(Role.MANAGER), "ticket_extension", message, "ticket", ticket.id)
-    return ticket
-
-
-def approve_extension(
-    ticket: Ticket,
-    actor: User | None,
-    working_days: int | None = None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """延期 approved: the handling deadline moves by the working days asked for (or fewer)."""
-
-    def change(_moment: datetime) -> None:
-        days = _extension_days(working_days or ticket.extension_requested_days or 0)
-        deadline = deadline_after(ticket.handle_due_at, days)
-        ticket.handle_due_at = deadline.due_at
-        ticket.deadline_estimated = ticket.deadline_estimated or deadline.estimated
-        ticket.extension_count += 1
-        ticket.extension_requested_days = None
-
-    return _move("approve_extension", ticket, actor, note, now, expected_version, change)
-
-
-def reject_extension(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """延期 refused: the deadline stays; the department may ask again (only approvals count)."""
-
-    def change(_moment: datetime) -> None:
-        ticket.extension_requested_days = None
-
-    return _move("reject_extension", ticket, actor, note, now, expected_version, change)
-
-
-def supervise(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """督办: a manager (or the overdue sweep, actor None) supervises an overdue ticket, once per
-    handling round; the managers and the lead department's handlers are notified."""
-
-    def change(moment: datetime) -> None:
-        ticket.supervised_at = moment
-
-    _move("supervise", ticket, actor, note or "超期督办 overdue", now, expected_version, change)
-    people = [u for u in staff_with_role(Role.MANAGER) if actor is None or u.id != actor.id]
-    if ticket.lead_department_id is not None:
-        people += staff_with_role(Role.HANDLER, ticket.lead_department_id)
-    message = f"工单 {ticket.number} 已超期，督办 / overdue, under supervision"
-    notify(people, "ticket_supervised", message, "ticket", ticket.id)
-    return ticket
-
-
-# -- after the reply: 回访, 重办, 归档 -------------------------------------------------------------
-
-
-def record_callback_done(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """回访: the citizen was called back after the reply."""
-
-    def change(moment: datetime) -> None:
-        ticket.called_back_at = moment
-
-    return _move("callback", ticket, actor, note, now, expected_version, change)
-
-
-def reopen(
-    ticket: Ticket, actor: User | None, note: str, *, now: datetime | None = None, expected_version: int | None = None
-) -> Ticket:
-    """重办: the citizen is not satisfied; the ticket goes back to its lead department with fresh
-    deadlines (actor None: the system, e.g. the callbacks package)."""
-
-    def change(moment: datetime) -> None:
-        deadlines = compute_deadlines(ticket.type, ticket.urgency, moment)
-        ticket.take_due_at, ticket.handle_due_at = deadlines.take_due_at, deadlines.handle_due_at
-        ticket.deadline_estimated = deadlines.estimated
-        ticket.dispatched_at = moment
-        ticket.closed_at = ticket.called_back_at = ticket.taken_at = ticket.supervised_at = None
-        ticket.taken_by_id = None
-        ticket.reopen_count += 1
-
-    return _move("reopen", ticket, actor, note, now, expected_version, change)
-
-
-def archive(
-    ticket: Ticket,
-    actor: User | None,
-    note: str = "",
-    *,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Ticket:
-    """归档: file the ticket after its callback (or at once when there is no phone to call)."""
-
-    def change(moment: datetime) -> None:
-        ticket.archived_at = moment
-
-    return _move("archive", ticket, actor, note, now, expected_version, change)
 
 
 def overdue_clause(now: datetime) -> Any:

@@ -1,32 +1,17 @@
 """The tickets API: create, read, list (filters and a keyset cursor), the duplicate hint, and one
-endpoint per move of the state machine. Parse, call the service; the request commits once (core.unit_of_work)."""
+endpoint per move of the state machine, made from its row of service.MOVES. Parse, call the
+service; the request commits once (core.unit_of_work)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from flask.views import MethodView
 
 from core.api import api_blueprint, guard
 from core.auth import require_staff
-from core.models import User
 from hotline import queries, service
-from hotline.models import Ticket
-from hotline.schemas import (
-    DispatchIn,
-    DuplicateOut,
-    DuplicateQuery,
-    ExtensionApproveIn,
-    ExtensionRequestIn,
-    MergeIn,
-    MoveIn,
-    ReplyIn,
-    ReturnIn,
-    TicketIn,
-    TicketOut,
-    TicketPageOut,
-    TicketQuery,
-)
+from hotline.schemas import DuplicateOut, DuplicateQuery, TicketIn, TicketOut, TicketPageOut, TicketQuery
 
 blp = api_blueprint(
     "tickets",
@@ -37,18 +22,7 @@ blp = api_blueprint(
 )
 
 CONFLICT = "Illegal move (errors.allowed lists the legal moves now) or a stale version."
-
-
-def roles(move: str) -> tuple[Any, ...]:
-    return service.MOVES[move].roles
-
-
-def _apply(number: str, make: Callable[[Ticket, User], Any]) -> Ticket:
-    """Load the ticket the actor may see (else 404), make the move (the request commits it)."""
-    actor = require_staff()
-    ticket = service.get_ticket(number, actor)
-    make(ticket, actor)
-    return ticket
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @blp.route("")
@@ -94,169 +68,31 @@ class TicketDetail(MethodView):
         return service.get_ticket(number, require_staff())
 
 
-@blp.route("/<number>/dispatch")
-class Dispatch(MethodView):
-    @guard(blp, *roles("dispatch"))
-    @blp.arguments(DispatchIn)
+def _documented(doc: str) -> Callable[[F], F]:
+    """Give a view the docstring flask-smorest documents the operation with."""
+
+    def decorator(view: F) -> F:
+        view.__doc__ = doc
+        return view
+
+    return decorator
+
+
+def _register_move(move: service.Move) -> None:
+    """POST /tickets/<number>/<path>: the move, as its row of service.MOVES describes it."""
+
+    @guard(blp, *move.roles)
+    @blp.arguments(move.schema)
     @blp.response(200, TicketOut)
     @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """派单: send to a lead department, with optional assisting departments."""
-        return _apply(
-            number,
-            lambda t, u: service.dispatch(
-                t, u, data["department"], data["assisting_departments"], data["note"], expected_version=data["version"]
-            ),
-        )
+    @_documented(move.doc)
+    def post(_view: MethodView, data: dict[str, Any], number: str) -> Any:
+        actor = require_staff()
+        return service.make_move(move.name, service.get_ticket(number, actor), actor, data)
+
+    view_name = "".join(part.title() for part in move.name.split("_"))
+    blp.route(f"/<number>/{move.api_path}")(type(view_name, (MethodView,), {"post": post}))
 
 
-@blp.route("/<number>/take")
-class Take(MethodView):
-    @guard(blp, *roles("take"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """签收: the lead department takes the ticket."""
-        return _apply(number, lambda t, u: service.take(t, u, data["note"], expected_version=data["version"]))
-
-
-@blp.route("/<number>/handle")
-class Handle(MethodView):
-    @guard(blp, *roles("handle"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """办理: start handling or record progress."""
-        return _apply(number, lambda t, u: service.handle(t, u, data["note"], expected_version=data["version"]))
-
-
-@blp.route("/<number>/reply")
-class Reply(MethodView):
-    @guard(blp, *roles("reply"))
-    @blp.arguments(ReplyIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """答复/办结: answer the citizen and close the ticket."""
-        return _apply(
-            number, lambda t, u: service.reply(t, u, data["reply"], data["note"], expected_version=data["version"])
-        )
-
-
-@blp.route("/<number>/return")
-class Return(MethodView):
-    @guard(blp, *roles("return"))
-    @blp.arguments(ReturnIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """退单: send the ticket back to dispatch, with the reason."""
-        return _apply(
-            number, lambda t, u: service.return_ticket(t, u, data["reason"], expected_version=data["version"])
-        )
-
-
-@blp.route("/<number>/extension")
-class ExtensionRequest(MethodView):
-    @guard(blp, *roles("request_extension"))
-    @blp.arguments(ExtensionRequestIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """延期: ask a manager for more working days (approved at most once per ticket)."""
-        return _apply(
-            number,
-            lambda t, u: service.request_extension(
-                t, u, data["working_days"], data["reason"], expected_version=data["version"]
-            ),
-        )
-
-
-@blp.route("/<number>/extension/approve")
-class ExtensionApprove(MethodView):
-    @guard(blp, *roles("approve_extension"))
-    @blp.arguments(ExtensionApproveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """Approve the pending extension: the handling deadline moves by working days."""
-        return _apply(
-            number,
-            lambda t, u: service.approve_extension(
-                t, u, data["working_days"], data["note"], expected_version=data["version"]
-            ),
-        )
-
-
-@blp.route("/<number>/extension/reject")
-class ExtensionReject(MethodView):
-    @guard(blp, *roles("reject_extension"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """Refuse the pending extension; the deadline stays."""
-        return _apply(
-            number, lambda t, u: service.reject_extension(t, u, data["note"], expected_version=data["version"])
-        )
-
-
-@blp.route("/<number>/supervise")
-class Supervise(MethodView):
-    @guard(blp, *roles("supervise"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """督办: supervise an overdue ticket (once per handling round)."""
-        return _apply(number, lambda t, u: service.supervise(t, u, data["note"], expected_version=data["version"]))
-
-
-@blp.route("/<number>/callback")
-class Callback(MethodView):
-    @guard(blp, *roles("callback"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """回访: record that the citizen was called back."""
-        return _apply(
-            number, lambda t, u: service.record_callback_done(t, u, data["note"], expected_version=data["version"])
-        )
-
-
-@blp.route("/<number>/reopen")
-class Reopen(MethodView):
-    @guard(blp, *roles("reopen"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """重办: the citizen is not satisfied; back to the lead department with fresh deadlines."""
-        return _apply(number, lambda t, u: service.reopen(t, u, data["note"], expected_version=data["version"]))
-
-
-@blp.route("/<number>/archive")
-class Archive(MethodView):
-    @guard(blp, *roles("archive"))
-    @blp.arguments(MoveIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """归档: file the ticket after its callback."""
-        return _apply(number, lambda t, u: service.archive(t, u, data["note"], expected_version=data["version"]))
-
-
-@blp.route("/<number>/merge")
-class Merge(MethodView):
-    @guard(blp, *roles("merge"))
-    @blp.arguments(MergeIn)
-    @blp.response(200, TicketOut)
-    @blp.alt_response(409, description=CONFLICT)
-    def post(self, data: dict[str, Any], number: str) -> Any:
-        """并单: merge this duplicate into its original ticket (`into`: the original's number)."""
-        return _apply(
-            number, lambda t, u: service.merge(t, u, data["into"], data["note"], expected_version=data["version"])
-        )
+for _move in service.MOVES.values():
+    _register_move(_move)

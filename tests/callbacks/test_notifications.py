@@ -98,5 +98,5 @@ def test_dispatch_accepts_a_department_name(client):
     dept = f.department(name="海口市住房和城乡建设局")
     agent = f.user("agent")
     ticket = hf.ticket(agent)
-    hotline_service.dispatch(ticket, agent, "海口市住房和城乡建设局")
+    hotline_service.make_move("dispatch", ticket, agent, {"department": "海口市住房和城乡建设局"})
     assert ticket.lead_department_id == dept.id

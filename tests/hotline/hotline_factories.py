@@ -40,11 +40,11 @@ def taken(dept: Department | None = None, **data: Any) -> tuple[Ticket, User]:
     dept = dept or f.department()
     row = ticket(dept=dept, **data)
     handler = handler_of(dept)
-    f.saved(service.take(row, handler))
+    f.saved(service.make_move("take", row, handler))
     return row, handler
 
 
 def closed(dept: Department | None = None, **data: Any) -> tuple[Ticket, User]:
     row, handler = taken(dept, **data)
-    f.saved(service.reply(row, handler, "已处理完毕。"))
+    f.saved(service.make_move("reply", row, handler, {"reply": "已处理完毕。"}))
     return row, handler

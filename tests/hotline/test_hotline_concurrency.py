@@ -24,7 +24,7 @@ def _taken_ticket(app) -> tuple[str, int, int]:
         dept = f.department()
         handler = f.user(Role.HANDLER, dept)
         ticket = hf.ticket(dept=dept)
-        service.take(ticket, handler)
+        service.make_move("take", ticket, handler)
         db.session.commit()
         result = ticket.number, handler.id, ticket.version
         db.session.remove()
@@ -65,7 +65,7 @@ def test_two_sessions_racing_on_one_version(fresh_app):
                 ticket = service.get_by_number(number)
                 if is_postgresql():
                     loaded_by_both.wait()  # both hold version `seen`: the ORM's version check decides
-                service.handle(ticket, db.session.get(User, handler_id), note, expected_version=seen)
+                service.make_move("handle", ticket, db.session.get(User, handler_id), {"note": note, "version": seen})
                 db.session.commit()
                 return "ok"
             except (Conflict, StaleDataError):
@@ -82,7 +82,9 @@ def test_two_sessions_racing_on_one_version(fresh_app):
     with fresh_app.app_context():
         ticket = service.get_by_number(number)
         loser = "乙的进展" if notes[0] == "甲的进展" else "甲的进展"
-        service.handle(ticket, db.session.get(User, handler_id), loser, expected_version=ticket.version)
+        service.make_move(
+            "handle", ticket, db.session.get(User, handler_id), {"note": loser, "version": ticket.version}
+        )
         db.session.commit()
         db.session.remove()
     assert sorted(_handle_notes(fresh_app, number)) == sorted(["甲的进展", "乙的进展"])

@@ -127,7 +127,7 @@ def test_worklists_put_overdue_first(client):
 
 def test_manager_sees_extension_requests_and_approves(client):
     ticket, handler = hf.taken()
-    service.request_extension(ticket, handler, 4, "需协调")
+    service.make_move("request_extension", ticket, handler, {"working_days": 4, "reason": "需协调"})
     f.saved(ticket)
     signed_in(client, Role.MANAGER)
     assert ticket.number in html_of(client.get("/hotline/"))
@@ -154,7 +154,7 @@ def test_search_filters_and_pages(client):
 def test_notifications_page_lists_and_marks_read(client):
     manager = signed_in(client, Role.MANAGER)
     ticket, handler = hf.taken()
-    service.request_extension(ticket, handler, 2, "需要时间")
+    service.make_move("request_extension", ticket, handler, {"working_days": 2, "reason": "需要时间"})
     f.saved(ticket)
     html = html_of(client.get("/hotline/notifications"))
     assert ticket.number in html

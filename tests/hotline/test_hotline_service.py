@@ -93,13 +93,13 @@ def test_the_closed_loop_writes_one_event_per_move(database):
     dept = f.department()
     handler = hf.handler_of(dept)
     ticket = hf.ticket(agent)
-    service.dispatch(ticket, agent, dept.code)
-    service.take(ticket, handler)
-    service.handle(ticket, handler, "已联系施工单位")
-    service.reply(ticket, handler, "已责令施工单位停止夜间施工。")
+    service.make_move("dispatch", ticket, agent, {"department": dept.code})
+    service.make_move("take", ticket, handler)
+    service.make_move("handle", ticket, handler, {"note": "已联系施工单位"})
+    service.make_move("reply", ticket, handler, {"reply": "已责令施工单位停止夜间施工。"})
     assert ticket.closed_at is not None
-    service.record_callback_done(ticket, agent, "市民满意")
-    service.archive(ticket, agent)
+    service.make_move("callback", ticket, agent, {"note": "市民满意"})
+    service.make_move("archive", ticket, agent)
     rows = events_of(ticket)
     assert [e.move for e in rows] == ["create", "dispatch", "take", "handle", "reply", "callback", "archive"]
     assert [e.to_status.value for e in rows] == [
@@ -113,7 +113,7 @@ def test_an_illegal_move_is_a_conflict_naming_the_allowed_moves(database):
     ticket, _handler = hf.taken()
     agent = f.user(Role.AGENT)
     with pytest.raises(Conflict) as excinfo:
-        service.archive(ticket, agent)
+        service.make_move("archive", ticket, agent)
     assert excinfo.value.status == 409
     allowed = excinfo.value.errors["allowed"]
     assert set(allowed) == {"merge", "handle", "reply", "return", "request_extension"}
@@ -125,11 +125,11 @@ def test_roles_and_departments(database):
     dept, other = f.department(), f.department()
     ticket = hf.ticket(dept=dept)
     with pytest.raises(Forbidden):
-        service.take(ticket, f.user(Role.AGENT))
+        service.make_move("take", ticket, f.user(Role.AGENT))
     with pytest.raises(NotFound):
-        service.take(ticket, hf.handler_of(other))
+        service.make_move("take", ticket, hf.handler_of(other))
     with pytest.raises(Forbidden):
-        service.dispatch(ticket, hf.handler_of(dept), other.code)
+        service.make_move("dispatch", ticket, hf.handler_of(dept), {"department": other.code})
     with pytest.raises(Forbidden):
         service.create_ticket({"type": "help", "content": "求助", "region_code": "460100"}, hf.handler_of(dept))
 
@@ -140,15 +140,15 @@ def test_assisting_department_sees_but_may_not_handle(database):
     assistant = hf.handler_of(helper)
     assert service.get_ticket(ticket.number, assistant) is ticket
     with pytest.raises(Forbidden):
-        service.take(ticket, assistant)
+        service.make_move("take", ticket, assistant)
 
 
 def test_return_needs_a_reason_and_goes_back_to_dispatch(database):
     ticket, handler = hf.taken()
     dept_id = ticket.lead_department_id
     with pytest.raises(ValidationFailed):
-        service.return_ticket(ticket, handler, "  ")
-    service.return_ticket(ticket, handler, "不属于本单位职责")
+        service.make_move("return", ticket, handler, {"reason": "  "})
+    service.make_move("return", ticket, handler, {"reason": "不属于本单位职责"})
     assert ticket.status == TicketStatus.RETURNED and ticket.lead_department_id is None
     last = events_of(ticket)[-1]
     assert last.move == "return" and last.department_id == dept_id and last.note == "不属于本单位职责"
@@ -156,7 +156,9 @@ def test_return_needs_a_reason_and_goes_back_to_dispatch(database):
         service.get_ticket(ticket.number, handler)  # no longer theirs
     other = f.department()
     old_take_due = ticket.take_due_at
-    service.dispatch(ticket, f.user(Role.AGENT), other.code, now=ticket.created_at + timedelta(days=3))
+    service.make_move(
+        "dispatch", ticket, f.user(Role.AGENT), {"department": other.code}, now=ticket.created_at + timedelta(days=3)
+    )
     assert ticket.lead_department_id == other.id and ticket.take_due_at > old_take_due
 
 
@@ -165,24 +167,25 @@ def test_extension_is_requested_and_approved_once(database):
     manager = f.user(Role.MANAGER)
     due = ticket.handle_due_at
     with pytest.raises(ValidationFailed):
-        service.request_extension(ticket, handler, 99, "太长")
-    service.request_extension(ticket, handler, 5, "需要现场勘查")
+        service.make_move("request_extension", ticket, handler, {"working_days": 99, "reason": "太长"})
+    service.make_move("request_extension", ticket, handler, {"working_days": 5, "reason": "需要现场勘查"})
     assert ticket.extension_pending
     assert db.session.scalar(select(func.count()).where(Notification.user_id == manager.id)) == 1
     with pytest.raises(Conflict):
-        service.request_extension(ticket, handler, 3, "再申请")  # one pending at a time
-    service.approve_extension(ticket, manager)
+        # one pending at a time
+        service.make_move("request_extension", ticket, handler, {"working_days": 3, "reason": "再申请"})
+    service.make_move("approve_extension", ticket, manager)
     assert ticket.handle_due_at > due and ticket.extension_count == 1 and not ticket.extension_pending
     with pytest.raises(Conflict) as excinfo:
-        service.request_extension(ticket, handler, 3, "再次延期")
+        service.make_move("request_extension", ticket, handler, {"working_days": 3, "reason": "再次延期"})
     assert "request_extension" not in excinfo.value.errors["allowed"]
 
 
 def test_rejected_extension_keeps_the_deadline(database):
     ticket, handler = hf.taken()
     due = ticket.handle_due_at
-    service.request_extension(ticket, handler, 2, "材料未齐")
-    service.reject_extension(ticket, f.user(Role.MANAGER), "请按期办结")
+    service.make_move("request_extension", ticket, handler, {"working_days": 2, "reason": "材料未齐"})
+    service.make_move("reject_extension", ticket, f.user(Role.MANAGER), {"note": "请按期办结"})
     assert ticket.handle_due_at == due and not ticket.extension_pending
 
 
@@ -192,15 +195,15 @@ def test_supervision_needs_an_overdue_ticket_and_happens_once(database):
     handler = hf.handler_of(dept)
     manager = f.user(Role.MANAGER)
     with pytest.raises(Conflict):
-        service.supervise(ticket, manager, now=hf.THURSDAY + timedelta(hours=1))
+        service.make_move("supervise", ticket, manager, now=hf.THURSDAY + timedelta(hours=1))
     late = ticket.take_due_at + timedelta(minutes=1)
-    service.supervise(ticket, manager, "请立即签收", now=late)
+    service.make_move("supervise", ticket, manager, {"note": "请立即签收"}, now=late)
     assert ticket.supervised_at == late
     assert [n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == handler.id))] == [
         "ticket_supervised"
     ]
     with pytest.raises(Conflict):
-        service.supervise(ticket, manager, now=late)
+        service.make_move("supervise", ticket, manager, now=late)
 
 
 def test_reply_sends_ticket_closed_inside_the_transaction(app, database):
@@ -211,31 +214,31 @@ def test_reply_sends_ticket_closed_inside_the_transaction(app, database):
 
     ticket, handler = hf.taken()
     with ticket_closed.connected_to(listener):
-        service.reply(ticket, handler, "已答复")
+        service.make_move("reply", ticket, handler, {"reply": "已答复"})
     assert received == [(app, ticket.number, TicketStatus.CLOSED, True)]
     with pytest.raises(ValidationFailed):
-        service.reply(hf.taken()[0], handler, "")
+        service.make_move("reply", hf.taken()[0], handler, {"reply": ""})
 
 
 def test_reopen_sends_the_ticket_back_with_fresh_deadlines(database):
     ticket, handler = hf.closed()
     later = ticket.created_at + timedelta(days=20)
-    service.reopen(ticket, None, "市民不满意", now=later)
+    service.make_move("reopen", ticket, None, {"note": "市民不满意"}, now=later)
     assert ticket.status == TicketStatus.DISPATCHED and ticket.reopen_count == 1
     assert ticket.closed_at is None and ticket.handle_due_at > later
     last = events_of(ticket)[-1]
     assert last.move == "reopen" and last.actor_id is None
-    service.take(ticket, handler)  # the same department takes it again
+    service.make_move("take", ticket, handler)  # the same department takes it again
 
 
 def test_archive_waits_for_the_callback_unless_there_is_no_phone(database):
     ticket, _ = hf.closed()
     agent = f.user(Role.AGENT)
     with pytest.raises(Conflict) as excinfo:
-        service.archive(ticket, agent)
+        service.make_move("archive", ticket, agent)
     assert excinfo.value.errors["allowed"] == ["reopen", "callback"]
     anonymous, _ = hf.closed(caller_phone="", caller_name="")
-    service.archive(anonymous, agent)
+    service.make_move("archive", anonymous, agent)
     assert anonymous.status == TicketStatus.ARCHIVED
 
 
@@ -244,19 +247,19 @@ def test_merge_a_duplicate_into_its_original(database):
     original = hf.ticket(agent)
     duplicate = hf.ticket(agent)
     with pytest.raises(ValidationFailed):
-        service.merge(duplicate, agent, duplicate.number)
-    service.merge(duplicate, agent, original.number)
+        service.make_move("merge", duplicate, agent, {"into": duplicate.number})
+    service.make_move("merge", duplicate, agent, {"into": original.number})
     assert duplicate.status == TicketStatus.MERGED and duplicate.merged_into_id == original.id
     with pytest.raises(ValidationFailed):
-        service.merge(hf.ticket(agent), agent, duplicate.number)  # not into a merged ticket
+        service.make_move("merge", hf.ticket(agent), agent, {"into": duplicate.number})  # not into a merged ticket
 
 
 def test_stale_version_is_refused(database):
     ticket, handler = hf.taken()
     seen = ticket.version
-    service.handle(ticket, handler, "第一次", expected_version=seen)
+    service.make_move("handle", ticket, handler, {"note": "第一次", "version": seen})
     with pytest.raises(Conflict) as excinfo:
-        service.handle(ticket, handler, "基于旧版本", expected_version=seen)
+        service.make_move("handle", ticket, handler, {"note": "基于旧版本", "version": seen})
     assert "version" in excinfo.value.errors
 
 

@@ -23,22 +23,23 @@ MOVE_NAMES = sorted(service.MOVES)
 def attempt_move(name: str, t, original: str, cast: dict, now) -> None:
     """Make one move as the role that may make it."""
     agent, handler, manager, code = cast["agent"], cast["handler"], cast["manager"], cast["dept"].code
-    calls = {
-        "dispatch": lambda: service.dispatch(t, agent, code, now=now),
-        "merge": lambda: service.merge(t, agent, original, now=now),
-        "take": lambda: service.take(t, handler, now=now),
-        "handle": lambda: service.handle(t, handler, "进展", now=now),
-        "reply": lambda: service.reply(t, handler, "答复内容", now=now),
-        "return": lambda: service.return_ticket(t, handler, "不属于本单位", now=now),
-        "request_extension": lambda: service.request_extension(t, handler, 3, "需要时间", now=now),
-        "approve_extension": lambda: service.approve_extension(t, manager, now=now),
-        "reject_extension": lambda: service.reject_extension(t, manager, now=now),
-        "supervise": lambda: service.supervise(t, manager, now=now),
-        "reopen": lambda: service.reopen(t, None, "不满意", now=now),
-        "callback": lambda: service.record_callback_done(t, agent, now=now),
-        "archive": lambda: service.archive(t, agent, now=now),
+    inputs = {
+        "dispatch": (agent, {"department": code}),
+        "merge": (agent, {"into": original}),
+        "take": (handler, {}),
+        "handle": (handler, {"note": "进展"}),
+        "reply": (handler, {"reply": "答复内容"}),
+        "return": (handler, {"reason": "不属于本单位"}),
+        "request_extension": (handler, {"working_days": 3, "reason": "需要时间"}),
+        "approve_extension": (manager, {}),
+        "reject_extension": (manager, {}),
+        "supervise": (manager, {}),
+        "reopen": (None, {"note": "不满意"}),
+        "callback": (agent, {}),
+        "archive": (agent, {}),
     }
-    calls[name]()
+    actor, data = inputs[name]
+    service.make_move(name, t, actor, data, now)
 
 
 def make_machine(cast: dict) -> type[RuleBasedStateMachine]:

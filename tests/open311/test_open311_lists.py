@@ -109,27 +109,29 @@ def test_status_agency_and_notes_follow_the_ticket(client):
     assert first["status"] == "open" and first["status_notes"] == "已受理 / Accepted"
     assert first["agency_responsible"] is None and first["expected_datetime"] == w3c(ticket.handle_due_at)
     dept = item.department
-    f.saved(tickets.dispatch(ticket, None, dept.code))
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": dept.code}))
     assert (
         row()["agency_responsible"] == dept.name
         and row()["status_notes"] == f"已派交{dept.name}办理 / Sent to {dept.name}"
     )
     handler = f.user(Role.HANDLER, dept)
-    f.saved(tickets.take(ticket, handler))
-    f.saved(tickets.request_extension(ticket, handler, 2, "需要更换管道"))  # internal: not a public note
+    f.saved(tickets.make_move("take", ticket, handler))
+    f.saved(
+        tickets.make_move("request_extension", ticket, handler, {"working_days": 2, "reason": "需要更换管道"})
+    )  # internal: not a public note
     assert row()["status_notes"] == f"{dept.name}已签收 / Taken by {dept.name}" and row()["status"] == "open"
-    f.saved(tickets.reply(ticket, handler, "已修复，请市民拨打13912345678联系维修班。"))
+    f.saved(tickets.make_move("reply", ticket, handler, {"reply": "已修复，请市民拨打13912345678联系维修班。"}))
     closed = row()
     assert closed["status"] == "closed" and closed["updated_datetime"] == w3c(ticket.closed_at)
     assert closed["status_notes"] == "已办结 / Answered: 已修复，请市民拨打139****5678联系维修班。"
-    f.saved(tickets.reopen(ticket, f.user(Role.AGENT), "市民不满意"))
+    f.saved(tickets.make_move("reopen", ticket, f.user(Role.AGENT), {"note": "市民不满意"}))
     assert row()["status"] == "open" and row()["status_notes"] == "重新办理 / Reopened"
 
 
 def test_a_merged_request_is_closed(client):
     item, key = osup.water_service(), osup.new_key()
     original, duplicate = _filed(item, key), _filed(item, key)
-    f.saved(tickets.merge(duplicate, None, original.number))
+    f.saved(tickets.make_move("merge", duplicate, None, {"into": original.number}))
     row = client.get(f"/open311/v2/requests/{duplicate.number}.json").json[0]
     assert row["status"] == "closed" and original.number in row["status_notes"]
     assert _ids(client, status="closed") == [duplicate.number]
@@ -140,9 +142,9 @@ def test_get_updates_lists_the_hotline_moves_since_a_date(client):
     ticket = _filed(item, key)
     phone_ticket = f.saved(tickets.create_ticket({"type": "help", "content": "电话", "region_code": "460100"}, None))
     dept = item.department
-    f.saved(tickets.dispatch(ticket, None, dept.code))
-    f.saved(tickets.dispatch(phone_ticket, None, dept.code))
-    f.saved(tickets.supervise(ticket, None, now=utcnow() + timedelta(days=30)))  # internal
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": dept.code}))
+    f.saved(tickets.make_move("dispatch", phone_ticket, None, {"department": dept.code}))
+    f.saved(tickets.make_move("supervise", ticket, None, now=utcnow() + timedelta(days=30)))  # internal
     until = w3c(utcnow() + timedelta(days=31))  # the supervision happened "in 30 days"
     updates = client.get(f"/open311/v2/servicerequestupdates.json?end_date={until}").json
     assert [u["service_request_id"] for u in updates] == [ticket.number, ticket.number]  # no phone ticket
@@ -214,7 +216,7 @@ def test_a_citizen_update_reaches_the_timeline_and_the_lead_departments_handlers
     """Issue 14: updates were stored and shown to nobody."""
     item, key = osup.water_service(), osup.new_key("fms")
     ticket = _filed(item, key)
-    f.saved(tickets.dispatch(ticket, None, item.department.code))
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": item.department.code}))
     lead_handler, other_handler = f.user(Role.HANDLER, item.department), f.user(Role.HANDLER)
     answer = _update(
         client, key, ticket.number, update_id="fms-90", status="OPEN", description="水管又漏了，楼道积水。"

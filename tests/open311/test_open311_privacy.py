@@ -42,9 +42,9 @@ def test_no_get_response_shows_the_submitter(client):
     assert (ticket.caller_name, ticket.caller_phone) == ("张三丰", PHONE)
     assert db.session.scalar(select(Open311Request.email).where(Open311Request.ticket_id == ticket.id)) == EMAIL
     handler = f.user(Role.HANDLER, item.department)
-    f.saved(tickets.dispatch(ticket, None, item.department.code))
-    f.saved(tickets.take(ticket, handler))
-    f.saved(tickets.reply(ticket, handler, "已联系张三丰（13812345678）并修复水管。"))
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": item.department.code}))
+    f.saved(tickets.make_move("take", ticket, handler))
+    f.saved(tickets.make_move("reply", ticket, handler, {"reply": "已联系张三丰（13812345678）并修复水管。"}))
 
     answers = []
     for fmt in ("xml", "json"):
@@ -97,10 +97,10 @@ def test_status_notes_hide_a_third_party_and_numbers_however_written(client):
     number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
     handler = f.user(Role.HANDLER, item.department)
-    f.saved(tickets.dispatch(ticket, None, item.department.code))
-    f.saved(tickets.take(ticket, handler))
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": item.department.code}))
+    f.saved(tickets.make_move("take", ticket, handler))
     reply = "已约邻居王建国（139.1234.5678，ID460100199001011234，１３８１２３４５６７８，wjg@example.com）修复。"
-    f.saved(tickets.reply(ticket, handler, reply))
+    f.saved(tickets.make_move("reply", ticket, handler, {"reply": reply}))
     for fmt in ("json", "xml"):
         for path in (f"requests/{number}", "servicerequestupdates"):
             text = client.get(f"/open311/v2/{path}.{fmt}").get_data(as_text=True)

@@ -123,10 +123,10 @@ def test_a_request_through_its_life(client):
     number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
     ticket = tickets.get_by_number(number)
     dept = item.department
-    tickets.dispatch(ticket, None, dept.code)
+    tickets.make_move("dispatch", ticket, None, {"department": dept.code})
     handler = f.user(Role.HANDLER, dept)
-    tickets.take(ticket, handler)
-    tickets.reply(ticket, handler, "已抢修管道，今晚恢复供水。")
+    tickets.make_move("take", ticket, handler)
+    tickets.make_move("reply", ticket, handler, {"reply": "已抢修管道，今晚恢复供水。"})
     f.saved(ticket)
     body, _root = osup.both(client, f"requests/{number}")
     osup.validate(osup.REQUESTS, body.json)

@@ -162,9 +162,9 @@ def test_xml_output_never_carries_what_xml_forbids(client):
     number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
     ticket = tickets.get_by_number(number)
     handler = f.user(Role.HANDLER, item.department)
-    f.saved(tickets.dispatch(ticket, None, item.department.code))
-    f.saved(tickets.take(ticket, handler))
-    f.saved(tickets.reply(ticket, handler, "已修复\x0b\x01，谢谢\ufffe"))
+    f.saved(tickets.make_move("dispatch", ticket, None, {"department": item.department.code}))
+    f.saved(tickets.make_move("take", ticket, handler))
+    f.saved(tickets.make_move("reply", ticket, handler, {"reply": "已修复\x0b\x01，谢谢\ufffe"}))
     for path in ("requests.xml", f"requests/{number}.xml", "servicerequestupdates.xml"):
         response = client.get(f"/open311/v2/{path}")
         assert response.status_code == 200

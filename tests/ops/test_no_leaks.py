@@ -181,9 +181,11 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
     filed_number = client.get(f"/open311/v2/tokens/{token}.json").json[0]["service_request_id"]
     filed_ticket = hotline_service.get_by_number(filed_number)
     handler = user(Role.HANDLER, item.department)
-    hotline_service.dispatch(filed_ticket, None, item.department.code)
-    hotline_service.take(filed_ticket, handler)
-    hotline_service.reply(filed_ticket, handler, f"已约邻居{third_party}（{written[0]}，ID{id_number}）到场修复")
+    hotline_service.make_move("dispatch", filed_ticket, None, {"department": item.department.code})
+    hotline_service.make_move("take", filed_ticket, handler)
+    hotline_service.make_move(
+        "reply", filed_ticket, handler, {"reply": f"已约邻居{third_party}（{written[0]}，ID{id_number}）到场修复"}
+    )
     db.session.commit()
     for fmt in ("json", "xml"):
         for path in (f"requests/{filed_number}", "servicerequestupdates"):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from callbacks.models import Callback, RectificationCase
 from core.db import db
 from core.models import Role
-from hotline.pages import PAGE_MOVES
+from hotline.service import MOVES
 
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}[ ,.:;'’-]+[A-Za-z]{2,}")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -57,7 +57,7 @@ def _forms(client) -> list[tuple[str, str, dict[str, str]]]:
     case = db.session.scalar(select(RectificationCase).order_by(RectificationCase.id.desc()))
     db.session.commit()
     forms = [("agent", "/hotline/new", {})]
-    for move in PAGE_MOVES:
+    for move in MOVES:
         who = "handler" if move in {"take", "handle", "reply", "return", "request_extension"} else "manager"
         forms.append((who, f"/hotline/tickets/{ticket.number}/{move}", {}))
     forms += [
