@@ -60,7 +60,9 @@ class Callback(Base):
     contact_name: Mapped[str] = mapped_column(String(64), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[CallbackStatus] = mapped_column(enum_column(CallbackStatus, length=24), default=CallbackStatus.PENDING)
+    status: Mapped[CallbackStatus] = mapped_column(
+        enum_column(CallbackStatus, length=24), default=CallbackStatus.PENDING
+    )
     outcome: Mapped[str] = mapped_column(String(32), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,9 +16,9 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
+from callbacks.models import Callback, RectificationCase
 from core.calendar import local_date
 from core.db import db, is_postgresql, utcnow
-from callbacks.models import Callback, RectificationCase
 from core.privacy import scrub_text
 from ratings.models import Rating, RatingAppeal, ServiceEvent
 from reports.provincial import mapping

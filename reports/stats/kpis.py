@@ -37,7 +37,6 @@ from callbacks.models import Callback, CallbackStatus, CaseStatus, Purpose, Rect
 from core.calendar import local_date, start_of_day, working_hours
 from core.db import db, utcnow
 from hotline.models import Ticket, TicketType
-from ratings.models import Rating, RatingStatus
 from reports.stats.service import PERIODS, group_order, labels, period_key
 
 KPI_GROUP_BY = ("department", "region", *PERIODS)
@@ -425,47 +424,3 @@ def kpis(filters: KpiFilters, group_by: str | None = None) -> dict[str, Any]:
         for key in sorted(keys, key=group_order)
     ]
     return body
-
-
-def funnel(filters: KpiFilters) -> dict[str, int]:
-    """The bad-review funnel for bad reviews (levels 1-2 and hidden bad) rated on the days asked
-    for: bad → called back → verified → rectified (accepted) → published."""
-    rated = [Rating.local_day >= filters.start, Rating.local_day <= filters.end, Rating.assess_number == 1]
-    if filters.department_id is not None:
-        rated.append(Rating.department_id == filters.department_id)
-    if filters.region_code is not None:
-        rated.append(Rating.region_code == filters.region_code)
-    bad = or_(Rating.is_bad_review.is_(True), Rating.hidden_bad.is_(True))
-    valid = Rating.status == RatingStatus.VALID
-    done = Callback.status == CallbackStatus.DONE
-    callbacks = (
-        select(
-            func.sum(case((done, 1), else_=0)),
-            func.sum(case((and_(done, Callback.outcome == "verified"), 1), else_=0)),
-        )
-        .join(Rating, Rating.id == Callback.rating_id)
-        .where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW, valid, *rated)
-    )
-    called, verified = _pair(callbacks)
-    cases = (
-        select(
-            func.sum(case((RectificationCase.accepted_at.is_not(None), 1), else_=0)),
-            func.sum(case((RectificationCase.published_at.is_not(None), 1), else_=0)),
-        )
-        .join(Rating, Rating.id == RectificationCase.rating_id)
-        .where(valid, *rated)
-    )
-    rectified, published = _pair(cases)
-    total = db.session.scalar(select(func.count()).select_from(Rating).where(bad, valid, *rated)) or 0
-    return {
-        "bad": int(total),
-        "called_back": called,
-        "verified": verified,
-        "rectified": rectified,
-        "published": published,
-    }
-
-
-def _pair(stmt: Any) -> tuple[int, int]:
-    row = db.session.execute(stmt).one()
-    return int(row[0] or 0), int(row[1] or 0)
