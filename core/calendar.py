@@ -96,16 +96,6 @@ class WorkingCalendar:
     def next_working_day(self, day: date) -> date:
         return self.add_working_days(day, 1)
 
-    def working_days_between(self, start: date, end: date) -> int:
-        """Working days after `start` up to and including `end`."""
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count += 1
-        return count
-
 
 @dataclass
 class Deadline:
@@ -259,7 +249,3 @@ def load_official_schedule(path: Path) -> tuple[int, int, int]:
     db.session.flush()
     invalidate_calendar()
     return year, len(days_off), len(workdays)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

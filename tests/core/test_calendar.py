@@ -89,9 +89,9 @@ def test_bad_schedule_file_is_refused(ctx, database, tmp_path):
         load_official_schedule(path)
 
 
-def test_pure_calendar_counts_between_days():
+def test_pure_calendar_counts_across_national_day():
     calendar = WorkingCalendar()
-    assert calendar.working_days_between(date(2026, 9, 30), date(2026, 10, 9)) == 2  # 10-08, 10-09
+    assert calendar.add_working_days(date(2026, 9, 30), 2) == date(2026, 10, 9)  # 10-08, 10-09
     with pytest.raises(ValueError):
         calendar.add_working_days(date(2026, 1, 5), -1)
 
