@@ -3,16 +3,12 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import AppendOnly, Base, UTCDateTime, enum_column, utcnow
 from core.models import Department, User
 from ratings.models import Rating
-
-
-def _enum(cls: type[enum.Enum], length: int = 24) -> Enum:
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Purpose(enum.StrEnum):
@@ -54,7 +50,7 @@ class Callback(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[Purpose] = mapped_column(_enum(Purpose))
+    purpose: Mapped[Purpose] = mapped_column(enum_column(Purpose, length=24))
     subject_type: Mapped[str] = mapped_column(String(16))  # rating | ticket | case
     subject_id: Mapped[int] = mapped_column(Integer)
     rating_id: Mapped[int | None] = mapped_column(ForeignKey("ratings.id"), index=True)
@@ -64,7 +60,9 @@ class Callback(Base):
     contact_name: Mapped[str] = mapped_column(String(64), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[CallbackStatus] = mapped_column(_enum(CallbackStatus), default=CallbackStatus.PENDING)
+    status: Mapped[CallbackStatus] = mapped_column(
+        enum_column(CallbackStatus, length=24), default=CallbackStatus.PENDING
+    )
     outcome: Mapped[str] = mapped_column(String(32), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -81,6 +79,8 @@ class Callback(Base):
     )
     assignee: Mapped[User | None] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship(lazy="joined")
+    rating: Mapped[Rating | None] = relationship()  # the bad review verified, or the case's
+    case: Mapped["RectificationCase | None"] = relationship()  # the case reported back on
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -89,14 +89,14 @@ class Callback(Base):
         return self.status == CallbackStatus.PENDING
 
 
-class CallbackAttempt(Base):
+class CallbackAttempt(AppendOnly, Base):
     """One call: who called, when, what happened. Append-only."""
 
     __tablename__ = "callback_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     callback_id: Mapped[int] = mapped_column(ForeignKey("callbacks.id"), index=True)
-    result: Mapped[AttemptResult] = mapped_column(_enum(AttemptResult))
+    result: Mapped[AttemptResult] = mapped_column(enum_column(AttemptResult, length=24))
     note: Mapped[str] = mapped_column(Text, default="")
     answer: Mapped[str] = mapped_column(String(32), default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -117,7 +117,7 @@ class RectificationCase(Base):
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     region_code: Mapped[str | None] = mapped_column(String(12), index=True)
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, length=24))
     problem: Mapped[str] = mapped_column(Text, default="")  # what verification found
     immediate: Mapped[bool] = mapped_column(Boolean, default=False)  # 立行立改
     action_taken: Mapped[str] = mapped_column(Text, default="")  # the department's report
@@ -147,7 +147,7 @@ class RectificationCase(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class CaseEvent(Base):
+class CaseEvent(AppendOnly, Base):
     """The audit trail of a case: every step, who, when. Append-only."""
 
     __tablename__ = "case_events"

@@ -21,6 +21,7 @@ from core.disclosure import Sight, person_sight, text_for
 from core.models import Department, User
 from core.privacy import mask_name, mask_phone
 from core.templating import local_name
+from ratings.models import Rating
 
 SCRIPTS_FILE = Path(__file__).resolve().parents[1] / "config" / "call_scripts.toml"
 
@@ -102,7 +103,7 @@ class Context:
     phone: str
     name: str
     service: str = ""
-    rating: Any = None
+    rating: Rating | None = None
     level_label: str = ""
     reasons: list[str] = field(default_factory=list)
     comment: str = ""
@@ -124,13 +125,12 @@ class Context:
         return self.ticket_summary
 
 
-def _subjects(callback: Callback) -> tuple[Any, Any, RectificationCase | None]:
+def _subjects(callback: Callback) -> tuple[Rating | None, Any, RectificationCase | None]:
     from hotline.models import Ticket
-    from ratings.models import Rating
 
-    rating = db.session.get(Rating, callback.rating_id) if callback.rating_id else None
+    rating = callback.rating
     ticket = db.session.get(Ticket, callback.subject_id) if callback.subject_type == "ticket" else None
-    case = db.session.get(RectificationCase, callback.case_id) if callback.case_id else None
+    case = callback.case
     if case is None and rating is not None:
         case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
     return rating, ticket, case

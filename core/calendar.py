@@ -96,16 +96,6 @@ class WorkingCalendar:
     def next_working_day(self, day: date) -> date:
         return self.add_working_days(day, 1)
 
-    def working_days_between(self, start: date, end: date) -> int:
-        """Working days after `start` up to and including `end`."""
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count += 1
-        return count
-
 
 @dataclass
 class Deadline:
@@ -173,26 +163,54 @@ def deadline_after(moment: datetime, working_days: int) -> Deadline:
     return deadline
 
 
-def working_hours_between(start: datetime, end: datetime) -> float:
-    """Working hours (configured office hours on working days) between two aware datetimes."""
-    if end <= start:
-        return 0.0
-    calendar = get_calendar()
-    tz = local_tz()
-    open_h = current_app.config["WORKDAY_START_HOUR"]
-    close_h = current_app.config["WORKDAY_END_HOUR"]
-    start_l, end_l = start.astimezone(tz), end.astimezone(tz)
-    total = 0.0
-    day = start_l.date()
-    while day <= end_l.date():
-        if calendar.is_working_day(day):
-            opens = datetime(day.year, day.month, day.day, open_h, tzinfo=tz)
-            closes = datetime(day.year, day.month, day.day, close_h, tzinfo=tz)
-            lo, hi = max(opens, start_l), min(closes, end_l)
-            if hi > lo:
-                total += (hi - lo).total_seconds() / 3600
-        day += timedelta(days=1)
-    return total
+class WorkingHours:
+    """Working hours (office hours, `opens`..`closes` local time, on working days) between two
+    aware datetimes. Working days between the first and the last day are counted through prefix
+    sums, once per day however many pairs are measured, so one meter serves a whole report."""
+
+    def __init__(self, calendar: WorkingCalendar, opens: int, closes: int) -> None:
+        self.calendar, self.opens, self.closes = calendar, opens, closes
+        self.tz = local_tz()
+        self._base = date.max
+        self._before: list[int] = [0]  # _before[i]: working days in [base, base + i)
+
+    def _working_before(self, day: date) -> int:
+        """Working days from the base day up to `day` (excluded)."""
+        if day < self._base:
+            self._base, self._before = day - timedelta(days=31), [0]
+        index = (day - self._base).days
+        while len(self._before) <= index:
+            current = self._base + timedelta(days=len(self._before) - 1)
+            self._before.append(self._before[-1] + self.calendar.is_working_day(current))
+        return self._before[index]
+
+    def _office(self, day: date, start: datetime, end: datetime) -> float:
+        """Office hours of one local day that fall between start and end (0 off working days)."""
+        if not self.calendar.is_working_day(day):
+            return 0.0
+        opens = datetime(day.year, day.month, day.day, self.opens, tzinfo=self.tz)
+        closes = datetime(day.year, day.month, day.day, self.closes, tzinfo=self.tz)
+        low, high = max(opens, start), min(closes, end)
+        return (high - low).total_seconds() / 3600 if high > low else 0.0
+
+    def between(self, start: datetime, end: datetime) -> float:
+        if end <= start:
+            return 0.0
+        start, end = start.astimezone(self.tz), end.astimezone(self.tz)
+        first, last = start.date(), end.date()
+        if first == last:
+            return self._office(first, start, end)
+        earlier = self._working_before(first + timedelta(days=1))  # first: it may move the base day
+        middle = self._working_before(last) - earlier
+        full_day = max(self.closes - self.opens, 0)
+        return self._office(first, start, end) + middle * full_day + self._office(last, start, end)
+
+
+def working_hours() -> WorkingHours:
+    """A meter over the current calendar and the configured office hours (WORKDAY_START_HOUR to
+    WORKDAY_END_HOUR)."""
+    config = current_app.config
+    return WorkingHours(get_calendar(), int(config["WORKDAY_START_HOUR"]), int(config["WORKDAY_END_HOUR"]))
 
 
 class ScheduleFileError(ValueError):
@@ -231,7 +249,3 @@ def load_official_schedule(path: Path) -> tuple[int, int, int]:
     db.session.flush()
     invalidate_calendar()
     return year, len(days_off), len(workdays)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -10,6 +10,7 @@ settled again by the database at the write (unique keys, version counters), as o
 Jobs and commands, which write what they read, begin IMMEDIATE (`set_write_intent`).
 """
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,9 +19,9 @@ from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -68,6 +69,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def enum_column(cls: type[enum.Enum], length: int = 16) -> Enum:
+    """The column type of every enum column: the members' values (not their names) in a VARCHAR
+    of `length`, no native database enum and no CHECK constraint, so adding a member needs no
+    migration."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class ImmutableRecord(RuntimeError):
+    """Code tried to change or delete what must stay as it was stored."""
+
+
+class AppendOnlyError(ImmutableRecord):
+    """Code tried to change or delete a row of an append-only (history) table."""
+
+
+class AppendOnly:
+    """Mixin for history tables (audit trails, event logs, call attempts): rows are inserted and
+    never updated or deleted. The ORM refuses both at flush; bulk loaders insert only."""
+
+
+@event.listens_for(AppendOnly, "before_update", propagate=True)
+@event.listens_for(AppendOnly, "before_delete", propagate=True)
+def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: Any) -> None:
+    raise AppendOnlyError(f"{type(target).__name__} {getattr(target, 'id', '')} is append-only".rstrip())
 
 
 @contextmanager

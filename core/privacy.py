@@ -113,11 +113,6 @@ def mask_phone(phone: str | None) -> str:
     return "*" * len(digits)
 
 
-def mask_id_number(_id_number: str | None) -> str:
-    """ID numbers are never shown, not even in part."""
-    return ID_PLACEHOLDER if _id_number else ""
-
-
 def mask_address(address: str | None) -> str:
     """Keep the province/city/district prefix and drop the rest: 海口市美兰区白沙门路1号 → 海口市美兰区…"""
     address = (address or "").strip()

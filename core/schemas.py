@@ -109,10 +109,6 @@ class UserOut(Schema):
     active = fields.Bool()
 
 
-def list_of(schema: type[Schema]) -> Any:
-    return schema(many=True)
-
-
 class TokenOut(Schema):
     """A bearer token as admins see it: never its value (only its hash is stored)."""
 

@@ -13,5 +13,5 @@ ticket_closed = _signals.signal("ticket-closed")
 callback_completed = _signals.signal("callback-completed")
 # sender: the app; kwargs: case=<callbacks.models.RectificationCase>
 case_accepted = _signals.signal("case-accepted")
-# sender: the app; kwargs: appeal=<ratings.models.Appeal>, rating=<ratings.models.Rating>
+# sender: the app; kwargs: appeal=<ratings.models.RatingAppeal>, rating=<ratings.models.Rating>
 appeal_decided = _signals.signal("appeal-decided")

@@ -3,13 +3,11 @@ per-day counter behind readable ticket numbers."""
 
 import enum
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -17,11 +15,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import AppendOnly, Base, UTCDateTime, enum_column, utcnow
 from core.models import Department, Region, ServiceItem, User
 
 
@@ -69,10 +66,6 @@ HANDLING_STATUSES = (TicketStatus.DISPATCHED, TicketStatus.TAKEN, TicketStatus.I
 OPEN_STATUSES = (TicketStatus.ACCEPTED, TicketStatus.RETURNED, *HANDLING_STATUSES)
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
-
 ticket_assists = Table(
     "ticket_assists",
     Base.metadata,
@@ -89,9 +82,9 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    type: Mapped[TicketType] = mapped_column(_enum(TicketType))
-    urgency: Mapped[Urgency] = mapped_column(_enum(Urgency), default=Urgency.NORMAL)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel), default=Channel.PHONE)
+    type: Mapped[TicketType] = mapped_column(enum_column(TicketType))
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency), default=Urgency.NORMAL)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), default=Channel.PHONE)
     is_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)  # 涉企
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     caller_name: Mapped[str] = mapped_column(String(64), default="")
@@ -105,7 +98,7 @@ class Ticket(Base):
     service_item_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id"))
     category: Mapped[str] = mapped_column(String(64), default="")
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
-    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.ACCEPTED)
+    status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus), default=TicketStatus.ACCEPTED)
     take_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handle_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deadline_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -168,7 +161,7 @@ class Ticket(Base):
         return self.handle_due_at < now
 
 
-class TicketEvent(Base):
+class TicketEvent(AppendOnly, Base):
     """One move of a ticket (who, from, to, note, when). Append-only: rows are never changed."""
 
     __tablename__ = "ticket_events"
@@ -177,8 +170,8 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     move: Mapped[str] = mapped_column(String(24))
-    from_status: Mapped[TicketStatus | None] = mapped_column(_enum(TicketStatus))
-    to_status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus))
+    from_status: Mapped[TicketStatus | None] = mapped_column(enum_column(TicketStatus))
+    to_status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))  # lead after the move
     note: Mapped[str] = mapped_column(Text, default="")
@@ -196,13 +189,3 @@ class TicketCounter(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class AppendOnlyError(RuntimeError):
-    """Raised when code tries to change or delete a ticket event."""
-
-
-@event.listens_for(TicketEvent, "before_update")
-@event.listens_for(TicketEvent, "before_delete")
-def _refuse_change(_mapper: Any, _connection: Any, target: TicketEvent) -> None:
-    raise AppendOnlyError(f"ticket event {target.id} is append-only")

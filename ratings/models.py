@@ -15,7 +15,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -28,12 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import AppendOnly, Base, ImmutableRecord, UTCDateTime, enum_column, utcnow
 from core.models import Department, Region, ServiceItem, User
-
-
-def _str_enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class EventKind(enum.StrEnum):
@@ -151,7 +146,7 @@ class ServiceEvent(Base):
     __tablename__ = "service_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[EventKind] = mapped_column(_str_enum(EventKind), default=EventKind.COUNTER)
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind), default=EventKind.COUNTER)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     service_item_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id"))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
@@ -168,7 +163,7 @@ class ServiceEvent(Base):
     rater_type: Mapped[int] = mapped_column(Integer, default=RaterType.INDIVIDUAL)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Who issued the token, through what, from which address (评价精准: staged ratings show here).
-    issued_via: Mapped[IssuedVia] = mapped_column(_str_enum(IssuedVia), default=IssuedVia.SYSTEM)
+    issued_via: Mapped[IssuedVia] = mapped_column(enum_column(IssuedVia), default=IssuedVia.SYSTEM)
     issuer_id: Mapped[int | None] = mapped_column(ForeignKey("rating_issuers.id"))
     issuer_address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -192,7 +187,7 @@ class RatingToken(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("service_events.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     assess_number: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[TokenStatus] = mapped_column(_str_enum(TokenStatus), default=TokenStatus.ACTIVE)
+    status: Mapped[TokenStatus] = mapped_column(enum_column(TokenStatus), default=TokenStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -236,7 +231,7 @@ class Rating(Base):
     hidden_bad: Mapped[bool] = mapped_column(Boolean, default=False)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     low_trust: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[RatingStatus] = mapped_column(_str_enum(RatingStatus), default=RatingStatus.VALID)
+    status: Mapped[RatingStatus] = mapped_column(enum_column(RatingStatus), default=RatingStatus.VALID)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     service_item_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id"))
@@ -316,9 +311,9 @@ class RatingAppeal(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
-    kind: Mapped[AppealKind] = mapped_column(_str_enum(AppealKind))
+    kind: Mapped[AppealKind] = mapped_column(enum_column(AppealKind))
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[AppealStatus] = mapped_column(_str_enum(AppealStatus), default=AppealStatus.PENDING, index=True)
+    status: Mapped[AppealStatus] = mapped_column(enum_column(AppealStatus), default=AppealStatus.PENDING, index=True)
     filed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -347,7 +342,7 @@ class RatingAppeal(Base):
             self.rating.void()
 
 
-class RatingAuditEvent(Base):
+class RatingAuditEvent(AppendOnly, Base):
     """An append-only record of every step: events issued, ratings stored, appeals and decisions."""
 
     __tablename__ = "rating_audit_events"
@@ -378,10 +373,6 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class ImmutableRecord(RuntimeError):
-    """Code tried to change or delete what must stay as it was stored."""
-
-
 @event.listens_for(Rating, "before_update")
 def _guard_rating(_mapper: Mapper[Any], _connection: Any, target: Rating) -> None:
     state = inspect(target)
@@ -393,9 +384,3 @@ def _guard_rating(_mapper: Mapper[Any], _connection: Any, target: Rating) -> Non
 @event.listens_for(Rating, "before_delete")
 def _never_delete_rating(_mapper: Mapper[Any], _connection: Any, _target: Rating) -> None:
     raise ImmutableRecord("ratings are never deleted; an upheld appeal voids them")
-
-
-@event.listens_for(RatingAuditEvent, "before_update")
-@event.listens_for(RatingAuditEvent, "before_delete")
-def _append_only(_mapper: Mapper[Any], _connection: Any, _target: RatingAuditEvent) -> None:
-    raise ImmutableRecord("the rating audit trail is append-only")

@@ -3,23 +3,25 @@ writes its outbox row in the sender's transaction (the sender has flushed; nobod
 
 from typing import Any
 
+from callbacks.models import Callback, RectificationCase
 from core.signals import appeal_decided, callback_completed, case_accepted, rating_recorded
+from ratings.models import Rating, RatingAppeal
 from reports.provincial import service
 
 
-def on_rating_recorded(_sender: Any, rating: Any, **_kw: Any) -> None:
+def on_rating_recorded(_sender: Any, rating: Rating, **_kw: Any) -> None:
     service.enqueue_rating(rating)
 
 
-def on_callback_completed(_sender: Any, callback: Any, **_kw: Any) -> None:
+def on_callback_completed(_sender: Any, callback: Callback, **_kw: Any) -> None:
     service.enqueue_callback(callback)
 
 
-def on_case_accepted(_sender: Any, case: Any, **_kw: Any) -> None:
+def on_case_accepted(_sender: Any, case: RectificationCase, **_kw: Any) -> None:
     service.enqueue_rectification(case)
 
 
-def on_appeal_decided(_sender: Any, appeal: Any, rating: Any = None, **_kw: Any) -> None:
+def on_appeal_decided(_sender: Any, appeal: RatingAppeal, rating: Rating | None = None, **_kw: Any) -> None:
     service.enqueue_appeal(appeal, rating)
 
 

@@ -16,10 +16,11 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
+from callbacks.models import Callback, RectificationCase
 from core.calendar import local_date
 from core.db import db, is_postgresql, utcnow
-from core.models import Department, ServiceItem
 from core.privacy import scrub_text
+from ratings.models import Rating, RatingAppeal, ServiceEvent
 from reports.provincial import mapping
 from reports.provincial.models import AckDay, OutboxRow, OutboxStatus, ReportKind
 
@@ -47,37 +48,10 @@ def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, An
     return row
 
 
-def _related(obj: Any, relation: str, model: Any, key: str) -> Any:
-    """obj.relation if the object carries it, else the row obj.key points to, else None."""
-    found = getattr(obj, relation, None)
-    if found is not None:
-        return found
-    ident = getattr(obj, key, None)
-    return db.session.get(model, ident) if ident is not None else None
-
-
-def _rating_of(obj: Any) -> Any:
-    from ratings.models import Rating
-
-    return _related(obj, "rating", Rating, "rating_id")
-
-
-def _event_of(rating: Any) -> Any:
-    from ratings.models import ServiceEvent
-
-    return _related(rating, "event", ServiceEvent, "event_id")
-
-
-def _ticket_event(ticket_id: int) -> Any:
+def _ticket_event(ticket_id: int) -> ServiceEvent | None:
     """The latest service event of a 12345 ticket (a ticket reopened and closed again gets a new one)."""
-    from ratings.models import ServiceEvent
-
     stmt = select(ServiceEvent).where(ServiceEvent.ticket_id == ticket_id).order_by(ServiceEvent.id.desc()).limit(1)
     return db.session.scalar(stmt)
-
-
-def _department(obj: Any) -> Any:
-    return _related(obj, "department", Department, "department_id")
 
 
 @dataclass(frozen=True)
@@ -90,33 +64,25 @@ class Subject:
     assess_number: int
 
 
-def _subject_of_rating(rating: Any) -> Subject:
-    event = _event_of(rating)
-    event_id = int(getattr(event, "id", None) or rating.event_id)
-    return Subject("event", event_id, mapping.project_no(event, event_id), int(rating.assess_number or 1))
+def _subject_of_rating(rating: Rating) -> Subject:
+    event = rating.event
+    return Subject("event", event.id, mapping.project_no(event, event.id), int(rating.assess_number or 1))
 
 
-def enqueue_rating(rating: Any) -> OutboxRow:
+def enqueue_rating(rating: Rating) -> OutboxRow:
     """评价 or 追评 (assess_number 2): report the rating as the citizen gave it."""
-    event = _event_of(rating)
     subject = _subject_of_rating(rating)
-    payload = mapping.rating_record(
-        rating, event, _department(rating), _related(rating, "service_item", ServiceItem, "service_item_id")
-    )
+    payload = mapping.rating_record(rating, rating.event, rating.department, rating.service_item)
     kind = ReportKind.FOLLOW_UP if subject.assess_number == 2 else ReportKind.RATING
     return enqueue(kind.value, subject.type, subject.id, payload)
 
 
-def _subject_of_callback(callback: Any) -> Subject:
-    rating = _rating_of(callback)
-    if rating is None and getattr(callback, "case_id", None) is not None:
-        from callbacks.models import RectificationCase
-
-        rating = _rating_of(db.session.get(RectificationCase, callback.case_id))
+def _subject_of_callback(callback: Callback) -> Subject:
+    rating = callback.rating or (callback.case.rating if callback.case is not None else None)
     if rating is not None:
         return _subject_of_rating(rating)
-    subject_type = str(getattr(callback, "subject_type", "") or "callback")
-    subject_id = int(getattr(callback, "subject_id", None) or callback.id)
+    subject_type = callback.subject_type or "callback"
+    subject_id = int(callback.subject_id or callback.id)
     if subject_type == "ticket":
         event = _ticket_event(subject_id)
         if event is not None:
@@ -124,34 +90,26 @@ def _subject_of_callback(callback: Any) -> Subject:
     return Subject(subject_type[:16], subject_id, "", 1)
 
 
-def enqueue_callback(callback: Any) -> OutboxRow:
+def enqueue_callback(callback: Callback) -> OutboxRow:
     """回访: report how a callback ended (done or unreachable, and what was learnt)."""
     subject = _subject_of_callback(callback)
-    payload = mapping.callback_record(callback, subject.project, subject.assess_number, _department(callback))
+    payload = mapping.callback_record(callback, subject.project, subject.assess_number, callback.department)
     return enqueue(ReportKind.CALLBACK.value, subject.type, subject.id, payload)
 
 
-def enqueue_rectification(case: Any) -> OutboxRow:
+def enqueue_rectification(case: RectificationCase) -> OutboxRow:
     """整改: report a rectification the manager accepted."""
-    rating = _rating_of(case)
-    if rating is not None:
-        subject = _subject_of_rating(rating)
-    else:
-        subject = Subject("case", int(case.id), "", 1)
-    payload = mapping.rectification_record(case, subject.project, _department(case))
+    subject = _subject_of_rating(case.rating)
+    payload = mapping.rectification_record(case, subject.project, case.department)
     return enqueue(ReportKind.RECTIFICATION.value, subject.type, subject.id, payload)
 
 
-def enqueue_appeal(appeal: Any, rating: Any = None) -> OutboxRow | None:
+def enqueue_appeal(appeal: RatingAppeal, rating: Rating | None = None) -> OutboxRow | None:
     """申诉复核: report a decided appeal (an upheld one voids the rating in the province's count too)."""
-    if str(mapping.enum_value(getattr(appeal, "status", ""))) not in mapping.APPEAL_RESULTS:
+    if str(mapping.enum_value(appeal.status)) not in mapping.APPEAL_RESULTS:
         return None  # not decided: nothing to report
-    rating = rating if rating is not None else _rating_of(appeal)
-    if rating is not None:
-        subject = _subject_of_rating(rating)
-    else:
-        subject = Subject("appeal", int(appeal.id), "", 1)
-    payload = mapping.appeal_record(appeal, subject.project, subject.assess_number, _department(appeal))
+    subject = _subject_of_rating(rating if rating is not None else appeal.rating)
+    payload = mapping.appeal_record(appeal, subject.project, subject.assess_number, appeal.department)
     return enqueue(ReportKind.APPEAL.value, subject.type, subject.id, payload)
 
 

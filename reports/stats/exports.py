@@ -26,7 +26,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 
-from core.calendar import local_tz, start_of_day
+from core.calendar import WorkingHours, local_tz, start_of_day, working_hours
 from core.db import db
 from core.disclosure import CONFIDENTIAL_MARK, hidden_for, redact_person
 from core.models import Department, Region, ServiceItem, User
@@ -36,7 +36,7 @@ from hotline.models import Ticket
 from hotline.service import caller_view, content_for
 from ratings.labels import CHANNEL_LABELS, LEVEL_LABELS, RATER_TYPE_LABELS
 from ratings.models import Rating, ServiceEvent
-from reports.stats.kpis import KpiFilters, WorkingHours, handling_start, working_hours
+from reports.stats.kpis import KpiFilters, handling_start
 from reports.stats.models import LEVELS
 from reports.stats.service import Filters
 

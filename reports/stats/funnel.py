@@ -15,7 +15,7 @@ then counts in a stage when it also counts in every stage above:
 5. 已验收 (accepted): a manager accepted the department's report.
 6. 已公开 (published): the case is on the public feedback board.
 
-The older funnel (`kpis.funnel`) counted each stage separately, so cases of anonymous reviews
+The older funnel (`kpis.funnel`, since removed) counted each stage separately, so cases of anonymous reviews
 (verified by the department, never called back) could make a later stage larger than an earlier
 one. This module reads the raw tables with correlated EXISTS tests, one query per call.
 """

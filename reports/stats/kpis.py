@@ -34,10 +34,9 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import join
 
 from callbacks.models import Callback, CallbackStatus, CaseStatus, Purpose, RectificationCase
-from core.calendar import WorkingCalendar, get_calendar, local_date, local_tz, start_of_day
+from core.calendar import local_date, start_of_day, working_hours
 from core.db import db, utcnow
 from hotline.models import Ticket, TicketType
-from ratings.models import Rating, RatingStatus
 from reports.stats.service import PERIODS, group_order, labels, period_key
 
 KPI_GROUP_BY = ("department", "region", *PERIODS)
@@ -260,54 +259,6 @@ def count(source: Source, group_by: str | None = None) -> Counts:
 # --- handling time in working hours ------------------------------------------------------------
 
 
-class WorkingHours:
-    """`core.calendar.working_hours_between` for many pairs: the same arithmetic, with working
-    days counted once per day through prefix sums instead of once per day per ticket."""
-
-    def __init__(self, calendar: WorkingCalendar, opens: int, closes: int) -> None:
-        self.calendar, self.opens, self.closes = calendar, opens, closes
-        self.tz = local_tz()
-        self._base = date.max
-        self._before: list[int] = [0]  # _before[i]: working days in [base, base + i)
-
-    def _working_before(self, day: date) -> int:
-        """Working days from the base day up to `day` (excluded)."""
-        if day < self._base:
-            self._base, self._before = day - timedelta(days=31), [0]
-        index = (day - self._base).days
-        while len(self._before) <= index:
-            current = self._base + timedelta(days=len(self._before) - 1)
-            self._before.append(self._before[-1] + self.calendar.is_working_day(current))
-        return self._before[index]
-
-    def _office(self, day: date, start: datetime, end: datetime) -> float:
-        """Office hours of one local day that fall between start and end (0 off working days)."""
-        if not self.calendar.is_working_day(day):
-            return 0.0
-        opens = datetime(day.year, day.month, day.day, self.opens, tzinfo=self.tz)
-        closes = datetime(day.year, day.month, day.day, self.closes, tzinfo=self.tz)
-        low, high = max(opens, start), min(closes, end)
-        return (high - low).total_seconds() / 3600 if high > low else 0.0
-
-    def between(self, start: datetime, end: datetime) -> float:
-        if end <= start:
-            return 0.0
-        start, end = start.astimezone(self.tz), end.astimezone(self.tz)
-        first, last = start.date(), end.date()
-        if first == last:
-            return self._office(first, start, end)
-        earlier = self._working_before(first + timedelta(days=1))  # first: it may move the base day
-        middle = self._working_before(last) - earlier
-        full_day = max(self.closes - self.opens, 0)
-        return self._office(first, start, end) + middle * full_day + self._office(last, start, end)
-
-
-def working_hours() -> WorkingHours:
-    """A meter over the current calendar and the configured office hours."""
-    config = current_app.config
-    return WorkingHours(get_calendar(), int(config["WORKDAY_START_HOUR"]), int(config["WORKDAY_END_HOUR"]))
-
-
 def handling_start(dispatched_at: datetime | None, created_at: datetime) -> datetime:
     """When the department's clock started: the last dispatch (reset by 重办), else creation."""
     return dispatched_at or created_at
@@ -473,47 +424,3 @@ def kpis(filters: KpiFilters, group_by: str | None = None) -> dict[str, Any]:
         for key in sorted(keys, key=group_order)
     ]
     return body
-
-
-def funnel(filters: KpiFilters) -> dict[str, int]:
-    """The bad-review funnel for bad reviews (levels 1-2 and hidden bad) rated on the days asked
-    for: bad → called back → verified → rectified (accepted) → published."""
-    rated = [Rating.local_day >= filters.start, Rating.local_day <= filters.end, Rating.assess_number == 1]
-    if filters.department_id is not None:
-        rated.append(Rating.department_id == filters.department_id)
-    if filters.region_code is not None:
-        rated.append(Rating.region_code == filters.region_code)
-    bad = or_(Rating.is_bad_review.is_(True), Rating.hidden_bad.is_(True))
-    valid = Rating.status == RatingStatus.VALID
-    done = Callback.status == CallbackStatus.DONE
-    callbacks = (
-        select(
-            func.sum(case((done, 1), else_=0)),
-            func.sum(case((and_(done, Callback.outcome == "verified"), 1), else_=0)),
-        )
-        .join(Rating, Rating.id == Callback.rating_id)
-        .where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW, valid, *rated)
-    )
-    called, verified = _pair(callbacks)
-    cases = (
-        select(
-            func.sum(case((RectificationCase.accepted_at.is_not(None), 1), else_=0)),
-            func.sum(case((RectificationCase.published_at.is_not(None), 1), else_=0)),
-        )
-        .join(Rating, Rating.id == RectificationCase.rating_id)
-        .where(valid, *rated)
-    )
-    rectified, published = _pair(cases)
-    total = db.session.scalar(select(func.count()).select_from(Rating).where(bad, valid, *rated)) or 0
-    return {
-        "bad": int(total),
-        "called_back": called,
-        "verified": verified,
-        "rectified": rectified,
-        "published": published,
-    }
-
-
-def _pair(stmt: Any) -> tuple[int, int]:
-    row = db.session.execute(stmt).one()
-    return int(row[0] or 0), int(row[1] or 0)

@@ -19,7 +19,8 @@ from core.calendar import deadline_after, local_date
 from core.db import db, utcnow
 from hotline.models import Ticket, TicketEvent
 from ratings.models import Rating, RatingStatus
-from reports.stats.kpis import KpiFilters, funnel, kpis
+from reports.stats.funnel import FunnelFilters, funnel
+from reports.stats.kpis import KpiFilters, kpis
 
 FULL_MOBILE = re.compile(r"1[3-9]\d{9}")
 
@@ -70,9 +71,9 @@ def test_every_bad_review_and_closed_ticket_gets_its_history(runner):
     # Deadlines are the rules' own; what ended, ended in the past, and on_time says so truly.
     for callback in db.session.scalars(select(Callback)):
         start = {
-            Purpose.VERIFY_BAD_REVIEW: lambda c: db.session.get(Rating, c.rating_id).created_at,
+            Purpose.VERIFY_BAD_REVIEW: lambda c: c.rating.created_at,
             Purpose.TICKET_SATISFACTION: _closing_called_about,
-            Purpose.RECTIFICATION_REPORT: lambda c: db.session.get(RectificationCase, c.case_id).accepted_at,
+            Purpose.RECTIFICATION_REPORT: lambda c: c.case.accepted_at,
         }[callback.purpose](callback)
         assert callback.due_at == deadline_after(start, 1).due_at
         if callback.status == CallbackStatus.PENDING:
@@ -112,9 +113,9 @@ def test_every_bad_review_and_closed_ticket_gets_its_history(runner):
     for name in ("bad_review_callback_timeliness", "rectification_on_time", "resolution_rate"):
         assert figures[name]["denominator"] > 0, name
         assert 0.5 < figures[name]["rate"] < 1, name
-    flow = funnel(KpiFilters(today - timedelta(days=89), today))
-    assert flow["bad"] >= flow["called_back"] >= flow["verified"] > 0
-    assert flow["rectified"] >= flow["published"] > 0
+    flow = funnel(FunnelFilters(today - timedelta(days=89), today))["stages"]
+    assert flow["bad"] >= flow["followed_up"] >= flow["confirmed"] > 0
+    assert flow["rectifying"] >= flow["accepted"] >= flow["published"] > 0
 
 
 def test_the_history_is_added_once(runner):

@@ -15,7 +15,7 @@ from core.calendar import (
     get_calendar,
     is_working_day,
     load_official_schedule,
-    working_hours_between,
+    working_hours,
 )
 
 SCHEDULE_2026 = Path(__file__).resolve().parents[1] / "data" / "cn-holidays-2026.json"
@@ -89,9 +89,9 @@ def test_bad_schedule_file_is_refused(ctx, database, tmp_path):
         load_official_schedule(path)
 
 
-def test_pure_calendar_counts_between_days():
+def test_pure_calendar_counts_across_national_day():
     calendar = WorkingCalendar()
-    assert calendar.working_days_between(date(2026, 9, 30), date(2026, 10, 9)) == 2  # 10-08, 10-09
+    assert calendar.add_working_days(date(2026, 9, 30), 2) == date(2026, 10, 9)  # 10-08, 10-09
     with pytest.raises(ValueError):
         calendar.add_working_days(date(2026, 1, 5), -1)
 
@@ -100,8 +100,9 @@ def test_working_hours_skip_nights_and_holidays(ctx):
     # Tue 2026-09-29 16:00 to Thu 2026-10-08 10:00 Shanghai: 1h + 8h (09-30) + 1h (10-08).
     start = datetime(2026, 9, 29, 8, 0, tzinfo=UTC)
     end = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
-    assert working_hours_between(start, end) == pytest.approx(10.0)
-    assert working_hours_between(end, start) == 0.0
+    meter = working_hours()
+    assert meter.between(start, end) == pytest.approx(10.0)
+    assert meter.between(end, start) == 0.0
 
 
 def test_asking_whether_a_year_is_official_does_not_change_the_calendar():

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.calendar import local_date
-from core.db import db
+from core.db import AppendOnlyError, db
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Notification, Role
 from core.signals import ticket_closed
 from hotline import service
-from hotline.models import AppendOnlyError, TicketEvent, TicketStatus
+from hotline.models import TicketEvent, TicketStatus
 
 
 def events_of(ticket):

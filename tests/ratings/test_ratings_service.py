@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core import messages
 from core.auth import token_digest
 from core.calendar import local_date
-from core.db import db
+from core.db import ImmutableRecord, db
 from core.errors import Conflict, Gone, NotFound, ValidationFailed
 from core.models import Role
 from core.signals import rating_recorded, ticket_closed
@@ -21,7 +21,6 @@ from ratings.issuers import IssuingParty
 from ratings.models import (
     Channel,
     EventKind,
-    ImmutableRecord,
     Rating,
     RatingAuditEvent,
     RatingToken,

@@ -2,18 +2,18 @@
 order of the sweep, backoff and dead letters, status and retry, /healthz, /metrics, CLI, page, API."""
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import factories as f
 import pytest
 from flask import current_app
 from sqlalchemy import select
 
+from callbacks.models import Callback, CallbackStatus, Purpose, RectificationCase
 from core.db import db, utcnow
 from core.models import Role
 from core.scheduler import scheduled_jobs
 from core.signals import appeal_decided, callback_completed, case_accepted
-from ratings.models import EventKind, ServiceEvent
+from ratings.models import AppealKind, AppealStatus, EventKind, RatingAppeal, ServiceEvent
 from ratings.service import record_rating
 from reports.provincial import delivery, service
 from reports.provincial.jobs import JOB_NAME, deliver_reports
@@ -67,26 +67,29 @@ def test_callback_rectification_and_appeal_signals_report_on_the_rating_s_event(
     event = _event()
     rating = record_rating(event, 1, 2, "态度差")
     when = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
+    # Not added to the session: the receivers read them as the senders hand them over.
     _send(
         callback_completed,
-        callback=SimpleNamespace(
+        callback=Callback(
             id=9,
-            rating_id=rating.id,
-            purpose="verify_bad_review",
-            status="done",
+            rating=rating,
+            purpose=Purpose.VERIFY_BAD_REVIEW,
+            subject_type="rating",
+            subject_id=rating.id,
+            status=CallbackStatus.DONE,
             outcome="verified",
             completed_at=when,
             on_time=True,
-            department_id=rating.department_id,
+            department=rating.department,
             region_code="460100",
         ),
     )
     _send(
         case_accepted,
-        case=SimpleNamespace(
+        case=RectificationCase(
             id=3,
-            rating_id=rating.id,
-            department_id=rating.department_id,
+            rating=rating,
+            department=rating.department,
             action_taken="已整改",
             accepted_at=when,
             accepted_on_time=True,
@@ -94,11 +97,11 @@ def test_callback_rectification_and_appeal_signals_report_on_the_rating_s_event(
             region_code="460100",
         ),
     )
-    appeal = SimpleNamespace(
-        id=5, kind="malicious", status="rejected", decision_note="", decided_at=when, department_id=None
+    appeal = RatingAppeal(
+        id=5, kind=AppealKind.MALICIOUS, status=AppealStatus.REJECTED, decision_note="", decided_at=when
     )
     _send(appeal_decided, appeal=appeal, rating=rating)
-    _send(appeal_decided, appeal=SimpleNamespace(id=6, status="pending"), rating=rating)  # undecided: nothing
+    _send(appeal_decided, appeal=RatingAppeal(id=6, status=AppealStatus.PENDING), rating=rating)  # undecided
     rows = [r for r in _rows() if r.subject_type == "event"]
     assert [r.kind for r in rows] == ["rating", "callback", "rectification", "appeal"]
     assert {r.subject_id for r in rows} == {event.id}
@@ -111,12 +114,9 @@ def test_callback_rectification_and_appeal_signals_report_on_the_rating_s_event(
 
 def test_a_ticket_callback_reports_on_the_ticket_s_service_event(database):
     event = _event(ticket_id=77, ticket_number="HN2026100800077")
-    callback = SimpleNamespace(
-        id=1, subject_type="ticket", subject_id=77, purpose="ticket_satisfaction", status="done", outcome="level_5"
-    )
-    service.enqueue_callback(callback)
-    orphan = SimpleNamespace(id=2, subject_type="ticket", subject_id=78, purpose="ticket_satisfaction", status="done")
-    service.enqueue_callback(orphan)
+    satisfaction = {"purpose": Purpose.TICKET_SATISFACTION, "status": CallbackStatus.DONE, "subject_type": "ticket"}
+    service.enqueue_callback(Callback(id=1, subject_id=77, outcome="level_5", **satisfaction))
+    service.enqueue_callback(Callback(id=2, subject_id=78, **satisfaction))  # no service event
     first, second = _rows()
     assert (first.subject_type, first.subject_id, first.payload["projectNo"]) == ("event", event.id, "HN2026100800077")
     assert first.payload["visitType"] == 3
