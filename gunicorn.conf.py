@@ -1,8 +1,8 @@
 """gunicorn settings for haocha: `gunicorn wsgi:app` picks this file up from the repository root.
 
-The Chinese sentiment analyzer (jieba dictionary, lexicons, linear model: about 130 MB) is
-loaded here, in the master, before the workers fork: they share its pages copy-on-write and no
-rating pays for loading it. Everything else is configured on the command line or with
+The Chinese sentiment analyzer (jieba dictionary, lexicons, linear model: about 130 MB) and the
+person-name tagger that scrubs names from published text are loaded here, in the master, before
+the workers fork: they share their pages copy-on-write and no request pays for loading them. Everything else is configured on the command line or with
 GUNICORN_CMD_ARGS.
 """
 
@@ -12,7 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ratings.sentiment import warm_up
+from core import privacy
+from ratings import sentiment
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
-warm_up()
+sentiment.warm_up()
+privacy.warm_up()

@@ -356,6 +356,7 @@ def warm_up(
     if args:
         cmd += ["--", *args]
     subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    time.sleep(1)  # let the requests still in flight finish before the measured run
 
 
 def flask(env: dict[str, str], *args: str) -> str:

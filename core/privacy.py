@@ -211,6 +211,12 @@ def _person_tagger() -> Any:
     return _tagger
 
 
+def warm_up() -> None:
+    """Load the name tagger now (gunicorn.conf.py, in the master before the workers fork), so no
+    request pays the second and a half it takes."""
+    find_person_names("张建国来办事")
+
+
 # The tagger's dictionary marks common words as names too (谢谢 1089, 温馨 335, 文明 6584 in its
 # frequency table); people it knows by name are rare there (王建国 12, 刘德华 37), and most names
 # are not in it at all (the HMM finds them). Dictionary words this frequent are not names.
