@@ -139,9 +139,6 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(lazy="joined")
 
-    def is_usable(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now) and self.user.active
-
 
 class CalendarDay(Base):
     """An official override of the calendar: a day off, or a make-up workday (调休)."""
