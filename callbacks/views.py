@@ -1,9 +1,11 @@
 """API: callbacks and their attempts, rectification cases, and the public feedback board."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask.views import MethodView
+from marshmallow import Schema
 
 from callbacks import service, workbench
 from callbacks.models import AttemptResult, RectificationCase
@@ -24,7 +26,7 @@ from callbacks.schemas import (
     VerifyIn,
 )
 from core import refdata
-from core.api import api_blueprint, guard, public
+from core.api import api_blueprint, documented, guard, public
 from core.auth import require_staff
 from core.errors import ValidationFailed
 from core.models import Role, User
@@ -41,15 +43,6 @@ NOT_YOURS = "Not your step: your role may not take it."
 def roles(move: str) -> tuple[Role, ...]:
     """Who may take a case move (the service's move table says)."""
     return service.CASE_MOVES[move].roles
-
-
-def _case_step(case_id: int, step: Callable[[RectificationCase, User], Any]) -> RectificationCase:
-    """Load the case the caller may see (else 404) and take the step; the service checks the
-    actor, the version and the state, and the request commits."""
-    user = require_staff()
-    case = service.get_case(case_id, user)
-    step(case, user)
-    return case
 
 
 @blp.route("/callbacks")
@@ -139,64 +132,77 @@ class CaseDetail(MethodView):
         return service.get_case(case_id, require_staff())
 
 
-@blp.route("/cases/<int:case_id>/verify")
-class VerifyCase(MethodView):
-    @guard(blp, *roles("verify"))
-    @blp.arguments(VerifyIn)
+@dataclass(frozen=True)
+class CaseStep:
+    """A case move as the API offers it: its path and view name, the row of the service's move
+    table whose roles guard it, its input, and how the input becomes the service call."""
+
+    path: str
+    view: str
+    move: str
+    schema: type[Schema]
+    doc: str
+    take: Callable[[RectificationCase, User, dict[str, Any]], Any]
+
+
+CASE_STEPS = (
+    CaseStep(
+        "verify",
+        "VerifyCase",
+        "verify",
+        VerifyIn,
+        "The department verifies an anonymous bad review (confirmed opens the case).",
+        lambda case, user, d: service.verify_case(case, user, d["confirmed"], d["note"], expected_version=d["version"]),
+    ),
+    CaseStep(
+        "report",
+        "ReportCase",
+        "report",
+        ReportIn,
+        "The department reports what it did.",
+        lambda case, user, d: service.submit_report(
+            case, user, d["action_taken"], d["immediate"], expected_version=d["version"]
+        ),
+    ),
+    CaseStep(
+        "accept",
+        "AcceptCase",
+        "accept",
+        DecisionIn,
+        "A manager accepts the report; the report-back callback is scheduled.",
+        lambda case, user, d: service.accept_case(case, user, d["note"], expected_version=d["version"]),
+    ),
+    CaseStep(
+        "send-back",
+        "SendBackCase",
+        "send_back",
+        DecisionIn,
+        "A manager sends the report back to the department.",
+        lambda case, user, d: service.send_back(case, user, d["note"], expected_version=d["version"]),
+    ),
+)
+
+
+def _register_case_step(step: CaseStep) -> None:
+    """POST /cases/<case_id>/<path>: load the case the caller may see (else 404) and take the
+    step; the service checks the actor (403), the version and the state (409)."""
+
+    @guard(blp, *roles(step.move))
+    @blp.arguments(step.schema)
     @blp.response(200, CaseOut)
     @blp.alt_response(403, description=NOT_YOURS)
-    def post(self, data: dict[str, Any], case_id: int) -> Any:
-        """The department verifies an anonymous bad review (confirmed opens the case)."""
-        return _case_step(
-            case_id,
-            lambda case, user: service.verify_case(
-                case, user, data["confirmed"], data["note"], expected_version=data["version"]
-            ),
-        )
+    @documented(step.doc)
+    def post(_view: MethodView, data: dict[str, Any], case_id: int) -> Any:
+        user = require_staff()
+        case = service.get_case(case_id, user)
+        step.take(case, user, data)
+        return case
+
+    blp.route(f"/cases/<int:case_id>/{step.path}")(type(step.view, (MethodView,), {"post": post}))
 
 
-@blp.route("/cases/<int:case_id>/report")
-class ReportCase(MethodView):
-    @guard(blp, *roles("report"))
-    @blp.arguments(ReportIn)
-    @blp.response(200, CaseOut)
-    @blp.alt_response(403, description=NOT_YOURS)
-    def post(self, data: dict[str, Any], case_id: int) -> Any:
-        """The department reports what it did."""
-        return _case_step(
-            case_id,
-            lambda case, user: service.submit_report(
-                case, user, data["action_taken"], data["immediate"], expected_version=data["version"]
-            ),
-        )
-
-
-@blp.route("/cases/<int:case_id>/accept")
-class AcceptCase(MethodView):
-    @guard(blp, *roles("accept"))
-    @blp.arguments(DecisionIn)
-    @blp.response(200, CaseOut)
-    @blp.alt_response(403, description=NOT_YOURS)
-    def post(self, data: dict[str, Any], case_id: int) -> Any:
-        """A manager accepts the report; the report-back callback is scheduled."""
-        return _case_step(
-            case_id,
-            lambda case, user: service.accept_case(case, user, data["note"], expected_version=data["version"]),
-        )
-
-
-@blp.route("/cases/<int:case_id>/send-back")
-class SendBackCase(MethodView):
-    @guard(blp, *roles("send_back"))
-    @blp.arguments(DecisionIn)
-    @blp.response(200, CaseOut)
-    @blp.alt_response(403, description=NOT_YOURS)
-    def post(self, data: dict[str, Any], case_id: int) -> Any:
-        """A manager sends the report back to the department."""
-        return _case_step(
-            case_id,
-            lambda case, user: service.send_back(case, user, data["note"], expected_version=data["version"]),
-        )
+for _step in CASE_STEPS:
+    _register_case_step(_step)
 
 
 @public_blp.route("/rectifications")

@@ -1,8 +1,9 @@
 """The REST API: flask-smorest with OpenAPI 3 at /api/openapi.json and Swagger UI at /api/docs,
 whose assets the app serves itself (government networks are often closed to CDNs)."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import swagger_ui_bundle
 from flask import Blueprint as FlaskBlueprint
@@ -13,6 +14,8 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.wrappers import Response
 
 from core import input_guard
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
@@ -103,6 +106,16 @@ def guard(blp: Blueprint, *roles: Any) -> Any:
     def decorator(view: Any) -> Any:
         view = blp.doc(**doc_security(names))(view)
         return roles_required(*roles)(view)
+
+    return decorator
+
+
+def documented(doc: str) -> Callable[[F], F]:
+    """Give a view built in a loop the docstring flask-smorest documents its operation with."""
+
+    def decorator(view: F) -> F:
+        view.__doc__ = doc
+        return view
 
     return decorator
 

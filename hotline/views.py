@@ -2,13 +2,12 @@
 endpoint per move of the state machine, made from its row of service.MOVES. Parse, call the
 service; the request commits once (core.unit_of_work)."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
 
-from core.api import api_blueprint, guard
+from core.api import api_blueprint, documented, guard
 from core.auth import require_staff
 from hotline import queries, service
 from hotline.schemas import DuplicateOut, DuplicateQuery, TicketIn, TicketOut, TicketPageOut, TicketQuery
@@ -22,7 +21,6 @@ blp = api_blueprint(
 )
 
 CONFLICT = "Illegal move (errors.allowed lists the legal moves now) or a stale version."
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @blp.route("")
@@ -68,16 +66,6 @@ class TicketDetail(MethodView):
         return service.get_ticket(number, require_staff())
 
 
-def _documented(doc: str) -> Callable[[F], F]:
-    """Give a view the docstring flask-smorest documents the operation with."""
-
-    def decorator(view: F) -> F:
-        view.__doc__ = doc
-        return view
-
-    return decorator
-
-
 def _register_move(move: service.Move) -> None:
     """POST /tickets/<number>/<path>: the move, as its row of service.MOVES describes it."""
 
@@ -85,7 +73,7 @@ def _register_move(move: service.Move) -> None:
     @blp.arguments(move.schema)
     @blp.response(200, TicketOut)
     @blp.alt_response(409, description=CONFLICT)
-    @_documented(move.doc)
+    @documented(move.doc)
     def post(_view: MethodView, data: dict[str, Any], number: str) -> Any:
         actor = require_staff()
         return service.make_move(move.name, service.get_ticket(number, actor), actor, data)
