@@ -46,6 +46,8 @@ _CHINESE_DIGITS = re.compile(r"[〇零一二三四五六七八九幺两]{7,}")
 # Starts only where a run of address characters starts: without the lookbehind a long run with
 # no @ in it is rescanned from every position (quadratic: 20,000 characters took seconds).
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+\s*@\s*[A-Za-z0-9\-]+(?:\s*\.\s*[A-Za-z0-9\-]+)+")
+# Every pattern above needs one of these characters: text without any holds no number to scrub.
+_MAY_HOLD_NUMBER = re.compile(r"[0-9@〇零一二三四五六七八九幺两]")
 
 _ADDRESS_PREFIX = re.compile(
     r"^(?:[^省市区县]{2,7}省)?(?:[^省市区县]{2,9}(?:市|州|盟))?(?:[^省市区县]{1,7}(?:区|县|旗))?"
@@ -135,6 +137,8 @@ def _mask_landline(match: re.Match[str]) -> str:
 
 
 def _scrub_numbers(text: str) -> str:
+    if not _MAY_HOLD_NUMBER.search(text):
+        return text
     text = _EMAIL.sub(EMAIL_PLACEHOLDER, text)
     text = _ID_CONTIGUOUS.sub(ID_PLACEHOLDER, text)
     text = _ID_SPACED.sub(ID_PLACEHOLDER, text)
