@@ -134,7 +134,7 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
     import factories as f
 
     from ratings.models import EventKind, ServiceEvent
-    from ratings.service import record_rating
+    from ratings.recording import record_rating
 
     dept = f.department()
     item = f.service_item(dept)
