@@ -2,7 +2,8 @@
 upholds it (the rating is voided for statistics, never deleted) or rejects it.
 
 Functions flush, never commit; the view or page that calls them commits once. They raise
-core.errors domain errors and never look at the request.
+core.errors domain errors and never look at the request. Where time matters they take `now`
+(the entry point's moment, utcnow() unless given).
 """
 
 from datetime import datetime
@@ -21,7 +22,7 @@ from ratings import audit
 from ratings.models import AppealKind, AppealStatus, Rating, RatingAppeal
 
 
-def file_appeal(rating: Rating, user: User, kind: str, reason: str) -> RatingAppeal:
+def file_appeal(rating: Rating, user: User, kind: str, reason: str, *, now: datetime | None = None) -> RatingAppeal:
     """A department handler appeals a bad review of their department, with a reason."""
     if user.role != Role.HANDLER:
         raise Forbidden("Only the department's handlers appeal a review.")
@@ -40,6 +41,7 @@ def file_appeal(rating: Rating, user: User, kind: str, reason: str) -> RatingApp
         kind=AppealKind(kind),
         reason=reason.strip(),
         filed_by_id=user.id,
+        filed_at=now or utcnow(),
     )
     try:
         with db.session.begin_nested():

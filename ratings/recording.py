@@ -73,7 +73,7 @@ def rate_with_token(
         raise ValidationFailed("Channel not allowed.", {"channel": ["One of 1-6."]})
     _validate_citizen_input(level, channel, fields)
     if target.standing is not None:
-        event = tokens.event_for_standing(target.standing)
+        event = tokens.event_for_standing(target.standing, now)
         held = review.hold_reasons(event, level, client, now)
         return record_rating(
             event, level, channel, low_trust=True, fresh=True, client=client, held=held, now=now, **fields
@@ -315,7 +315,8 @@ def record_hotline_rating(
     409 when this closing of the ticket was already rated (by its link); any unused link is
     revoked so the caller cannot rate twice.
     """
-    event = tokens.service_event_for_ticket(ticket.id) or tokens.event_for_ticket(ticket)
+    now = now or utcnow()
+    event = tokens.service_event_for_ticket(ticket.id) or tokens.event_for_ticket(ticket, now)
     # The link first, then the rating: the citizen's path locks the token before inserting too,
     # so the two never wait on each other in opposite orders (a deadlock on PostgreSQL).
     tokens.revoke_unused(event, 1)

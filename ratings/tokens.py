@@ -103,11 +103,16 @@ def issue_token(
 ) -> IssuedToken:
     """A new token for the event; any earlier unused one for the same rating round is revoked."""
     revoke_unused(event, assess_number)
+    now = now or utcnow()
     token = token or new_token()
-    expires_at = (now or utcnow()) + timedelta(days=_cfg("RATING_TOKEN_TTL_DAYS"))
+    expires_at = now + timedelta(days=_cfg("RATING_TOKEN_TTL_DAYS"))
     db.session.add(
         RatingToken(
-            event_id=event.id, token_hash=token_digest(token), assess_number=assess_number, expires_at=expires_at
+            event_id=event.id,
+            token_hash=token_digest(token),
+            assess_number=assess_number,
+            created_at=now,
+            expires_at=expires_at,
         )
     )
     db.session.flush()
@@ -135,6 +140,7 @@ def create_service_event(
         issued_via=party.via,
         issuer_id=party.issuer.id if party.issuer else None,
         issuer_address=party.address[:64],
+        created_at=now,
     )
     db.session.add(event)
     db.session.flush()
@@ -193,7 +199,9 @@ def describe_event(event: ServiceEvent, *, now: datetime | None = None) -> dict[
 # --- standing QR codes --------------------------------------------------------------------
 
 
-def create_standing_code(data: Mapping[str, Any], actor: User | None = None) -> StandingIssued:
+def create_standing_code(
+    data: Mapping[str, Any], actor: User | None = None, *, now: datetime | None = None
+) -> StandingIssued:
     """A reusable QR code for a counter, with its token (shown once)."""
     where = place(data, IssuingParty.staff(actor) if actor is not None else SYSTEM)
     token = new_token(STANDING_PREFIX)
@@ -204,6 +212,7 @@ def create_standing_code(data: Mapping[str, Any], actor: User | None = None) -> 
         service_item_id=where.service_item.id if where.service_item else None,
         region_code=where.region_code,
         created_by_id=actor.id if actor else None,
+        created_at=now or utcnow(),
     )
     db.session.add(code)
     db.session.flush()
@@ -236,7 +245,7 @@ def is_standing_token(token: str) -> bool:
     return token.startswith(STANDING_PREFIX)
 
 
-def event_for_standing(code: StandingCode) -> ServiceEvent:
+def event_for_standing(code: StandingCode, now: datetime) -> ServiceEvent:
     """The service event a standing code's rating is of: a new one for each rating."""
     event = ServiceEvent(
         kind=EventKind.STANDING,
@@ -244,6 +253,7 @@ def event_for_standing(code: StandingCode) -> ServiceEvent:
         service_item_id=code.service_item_id,
         region_code=code.region_code,
         standing_code_id=code.id,
+        created_at=now,
     )
     db.session.add(event)
     db.session.flush()
@@ -356,7 +366,7 @@ def service_event_for_ticket(ticket_id: int) -> ServiceEvent | None:
     return db.session.scalar(stmt)
 
 
-def event_for_ticket(ticket: TicketLike) -> ServiceEvent:
+def event_for_ticket(ticket: TicketLike, now: datetime) -> ServiceEvent:
     """The ticket's unrated event, or a new one for this closing."""
     event = service_event_for_ticket(ticket.id)
     if event is not None and event_rating(event) is None:
@@ -373,6 +383,7 @@ def event_for_ticket(ticket: TicketLike) -> ServiceEvent:
         contact_phone=phone if is_valid_phone(phone) else "",
         confidential=bool(ticket.confidential),
         rater_type=RaterType.LEGAL_PERSON if ticket.is_enterprise else RaterType.INDIVIDUAL,
+        created_at=now,
     )
     db.session.add(event)
     db.session.flush()
@@ -382,7 +393,8 @@ def event_for_ticket(ticket: TicketLike) -> ServiceEvent:
 
 def open_event_for_ticket(ticket: TicketLike, *, now: datetime | None = None) -> IssuedToken:
     """A closed ticket: a service event for its caller with a fresh rating token."""
-    return issue_token(event_for_ticket(ticket), now=now)
+    now = now or utcnow()
+    return issue_token(event_for_ticket(ticket, now), now=now)
 
 
 def send_satisfaction_link(issued: IssuedToken) -> CitizenMessage | None:

@@ -1,7 +1,7 @@
 """Appeals (申诉复核) and the satisfaction figures: an upheld appeal takes a rating out of the
 statistics while it stays in the database with the decision and who made it."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factories as f
 import pytest
@@ -74,6 +74,21 @@ def test_a_rejected_appeal_leaves_the_rating_counted(database):
         appeals.decide_appeal(appeal, manager, uphold=True)
     with pytest.raises(Conflict):
         appeals.file_appeal(bad, handler, "other", "再申诉一次")
+
+
+def test_an_appeal_is_filed_and_decided_at_the_moment_given(database):
+    dept = f.department()
+    handler, manager = f.user(Role.HANDLER, dept), f.user(Role.MANAGER)
+    (bad,) = _rated(dept, [1])
+    filed_at = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
+    appeal = appeals.file_appeal(bad, handler, "malicious", "恶意差评", now=filed_at)
+    decided_at = filed_at + timedelta(days=2)
+    appeals.decide_appeal(appeal, manager, uphold=True, now=decided_at)
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(Rating, bad.id)
+    assert stored.appeal.filed_at == filed_at and stored.appeal.decided_at == decided_at
+    assert stored.voided_at == decided_at
 
 
 def test_who_may_appeal_what(database):

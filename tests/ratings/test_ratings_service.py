@@ -43,6 +43,26 @@ def test_a_service_event_gets_a_long_random_token_stored_only_as_a_hash(ctx):
     assert issued.qr_url.endswith(f"/rate/{issued.token}/qr.svg")
 
 
+def test_one_moment_given_at_the_entry_point_runs_through_a_rating(database):
+    """`now` decides the token's expiry, when it was used, and the rating's time and local day."""
+    issued_at = datetime(2026, 3, 31, 15, 50, tzinfo=UTC)  # 23:50 on March 31 in Asia/Shanghai
+    issued = tokens.create_service_event({}, now=issued_at)
+    assert issued.expires_at == issued_at + timedelta(days=7) and issued.event.created_at == issued_at
+    rated_at = issued_at + timedelta(minutes=20)  # 00:10 on April 1 there
+    rating = recording.rate_with_token(issued.token, 4, None, now=rated_at)
+    assert (rating.created_at, rating.local_day.isoformat()) == (rated_at, "2026-04-01")
+    db.session.expire_all()
+    used = db.session.scalar(select(RatingToken).where(RatingToken.event_id == issued.event.id))
+    assert used.status == TokenStatus.USED and used.used_at == rated_at
+
+    lapsing = tokens.create_service_event({}, now=issued_at)
+    week_later = issued_at + timedelta(days=7)
+    assert tokens.describe_event(lapsing.event, now=week_later - timedelta(seconds=1))["token_status"] == "active"
+    assert tokens.describe_event(lapsing.event, now=week_later)["token_status"] == "expired"
+    with pytest.raises(Gone):
+        recording.rate_with_token(lapsing.token, 5, None, now=week_later)
+
+
 def test_tokens_are_never_reused(database):
     tokens = {rf.event().token for _ in range(20)}
     assert len(tokens) == 20
