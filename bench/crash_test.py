@@ -70,7 +70,7 @@ def _prepare(url: str, n: int) -> dict[str, int]:
     from core.app import create_app
     from core.db import Base, db
     from core.refdata import load_regions
-    from ratings.service import create_service_event
+    from ratings.tokens import create_service_event
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False})
     tokens: dict[str, int] = {}

@@ -9,7 +9,7 @@ Run from the project root with the project's virtualenv::
 A receiver on 127.0.0.1 (tests/reports/reporting_support.py) verifies the HMAC signature of every
 request, dedupes by idempotency key, answers 500 to every third request, answers 15 % of requests
 0.2-2 s late, and goes down (connection refused, kept connections dropped) for `--outage` seconds
-halfway through the writing. Real ratings are recorded through ratings.service at `--rate` a second
+halfway through the writing. Real ratings are recorded through ratings.recording at `--rate` a second
 (so the outbox fills by the signal; about one in four events also gets a 追评) while a real
 `flask scheduler run` process delivers with the production settings (override with --concurrency
 or --interval).

@@ -92,7 +92,7 @@ TOKENS_SNIPPET = """
 import sys
 from core.app import create_app
 from core.db import db
-from ratings.service import create_service_event
+from ratings.tokens import create_service_event
 app = create_app()
 count, path = int(sys.argv[1]), sys.argv[2]
 with app.app_context(), open(path, "w") as out:

@@ -245,10 +245,10 @@ def _validate_answer(callback: Callback, answer: Answer) -> None:
 
 
 def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: str, now: datetime) -> None:
-    from ratings import service as ratings_service
+    from ratings import reading
 
     if callback.purpose == Purpose.VERIFY_BAD_REVIEW:
-        rating = ratings_service.get_rating(callback.rating_id)
+        rating = reading.get_rating(callback.rating_id)
         if answer.verified:
             if answer.department_id is not None:
                 rating.department_id = answer.department_id
@@ -283,10 +283,10 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
     ticket, and a dissatisfied answer reopens it (重办) — the bad rating then follows the
     bad-review path through its own listener."""
     from hotline import service as hotline_service
-    from ratings import service as ratings_service
+    from ratings import recording
 
     ticket = hotline_service.get_ticket_for_system(callback.subject_id)
-    rating = ratings_service.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
+    rating = recording.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
     legal = hotline_service.allowed_moves(ticket, now)
     if rating.is_bad_review and "reopen" in legal:
         hotline_service.make_move("reopen", ticket, actor, {"note": answer.comment or "回访不满意"}, now=now)
@@ -404,21 +404,21 @@ def _publish(case: RectificationCase, step: Step) -> None:
 
 
 def _after_publish(case: RectificationCase, step: Step) -> None:
-    from ratings import service as ratings_service
+    from ratings import recording
 
     rating = case.rating
     if rating.assess_number == 1:
         # The citizen's one 追评 becomes possible now: its link goes by message to the rater's
         # own number after this commits, and to nobody else.
-        ratings_service.send_follow_up(rating, step.actor)
+        recording.send_follow_up(rating, step.actor)
 
 
 def _resend(case: RectificationCase, step: Step) -> CitizenMessage:
-    from ratings import service as ratings_service
+    from ratings import recording
 
     if step.actor is None:  # a new link is a person's decision, never the system's
         raise Forbidden(NOT_YOURS)
-    return ratings_service.resend_follow_up(case.rating, step.actor)
+    return recording.resend_follow_up(case.rating, step.actor)
 
 
 C = CaseStatus
@@ -621,9 +621,9 @@ def case_text(case: RectificationCase, text: str, reader: User | None) -> str:
 
 def follow_up_messages(case: RectificationCase) -> list[CitizenMessage]:
     """The 追评 messages sent for this case's rating (masked number, time, delivery; no link)."""
-    from ratings import service as ratings_service
+    from ratings import recording
 
-    return ratings_service.follow_up_messages(case.rating)
+    return recording.follow_up_messages(case.rating)
 
 
 # --- worklists ----------------------------------------------------------------------------

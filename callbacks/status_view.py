@@ -16,8 +16,9 @@ from core.errors import Conflict, NotFound
 from core.templating import localtime
 from hotline.models import Ticket, TicketEvent
 from ratings.models import Rating, ServiceEvent
-from ratings.service import event_rating, issue_follow_up_token, service_event_for_ticket
+from ratings.recording import issue_follow_up_token
 from ratings.status import StatusLink
+from ratings.tokens import event_rating, service_event_for_ticket
 
 
 @dataclass

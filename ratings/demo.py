@@ -23,7 +23,7 @@ from core.db import db, is_postgresql, utcnow
 from core.demo import advance_id_sequences, next_free_id
 from core.models import Department, ServiceItem
 from ratings.models import Rating, ServiceEvent
-from ratings.service import is_hidden_bad, score_comment
+from ratings.recording import is_hidden_bad, score_comment
 
 DAYS = 90
 CHUNK = 50_000

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from core.db import db, utcnow
 from core.jobs import claim_each, skip_locked
 from core.scheduler import Job
-from ratings import idempotency, service
+from ratings import idempotency, recording
 from ratings.models import EventKind, RatingToken, ServiceEvent, TokenStatus
 
 
@@ -57,7 +57,7 @@ def default_ratings() -> str:
 
     def give(token: RatingToken) -> None:  # the token is closed either way: always committed
         nonlocal given
-        given += service.give_default_rating(token)
+        given += recording.give_default_rating(token)
 
     claim_each(lapsed, give, int(config["RATING_SWEEP_BATCH"]))
     return f"{given} default ratings"

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app, request
 
 from core.extensions import client_ip, limiter
-from ratings.service import is_standing_token
+from ratings.tokens import is_standing_token
 
 
 def _config(key: str) -> Callable[[], str]:

@@ -5,11 +5,11 @@ outbox for the caller's own number (core.messages sends it after commit)."""
 from typing import Any
 
 from core.signals import ticket_closed
-from ratings import service, status
+from ratings import status, tokens
 
 
 def on_ticket_closed(_sender: Any, ticket: Any, **_kw: Any) -> None:
-    service.send_satisfaction_link(service.open_event_for_ticket(ticket))
+    tokens.send_satisfaction_link(tokens.open_event_for_ticket(ticket))
     status.issue_for_ticket(ticket)
 
 

@@ -271,10 +271,10 @@ class Rating(Base):
         """The names the system knows for the person behind this rating (rater, ticket caller)."""
         return [n for n in (self.contact_name, self.event.contact_name) if n]
 
-    def void(self) -> None:
+    def void(self, now: datetime | None = None) -> None:
         """Take the rating out of statistics (an upheld appeal); the row and its level stay."""
         self.status = RatingStatus.VOIDED
-        self.voided_at = utcnow()
+        self.voided_at = now or utcnow()
 
 
 # What the citizen chose: fixed once stored. Staff may correct the responsible department
@@ -332,14 +332,15 @@ class RatingAppeal(Base):
     def is_pending(self) -> bool:
         return self.status == AppealStatus.PENDING
 
-    def decide(self, manager: User, uphold: bool, note: str) -> None:
+    def decide(self, manager: User, uphold: bool, note: str, now: datetime | None = None) -> None:
         """Record the decision; an upheld appeal voids the rating."""
+        now = now or utcnow()
         self.status = AppealStatus.UPHELD if uphold else AppealStatus.REJECTED
         self.decided_by_id = manager.id
-        self.decided_at = utcnow()
+        self.decided_at = now
         self.decision_note = note
         if uphold:
-            self.rating.void()
+            self.rating.void(now)
 
 
 class RatingAuditEvent(AppendOnly, Base):

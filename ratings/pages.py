@@ -17,7 +17,8 @@ from core.extensions import client_ip
 from core.models import Department, Role
 from core.pagination import paginate
 from core.unit_of_work import discard
-from ratings import labels, links, review, service, status
+from ratings import labels, links, reading, recording, review, status, tokens
+from ratings.appeals import appeals_query, decide_appeal, file_appeal, get_appeal
 from ratings.issuers import IssuingParty
 from ratings.limits import page_limit, submission_limits
 from ratings.models import PUBLIC_CHANNELS, AppealKind, Channel, EventKind
@@ -45,8 +46,8 @@ def _label_helpers() -> dict[str, Any]:
         "appeal_status_label": lambda v: labels.label(labels.APPEAL_STATUS_LABELS, v),
         "review_reason_label": lambda v: labels.label(labels.REVIEW_REASON_LABELS, v),
         # A rating's comment and contact as the signed-in reader may see them (core.disclosure).
-        "comment_for": lambda r: service.comment_for(r, current_staff()),
-        "contact_for": lambda r: service.contact_for(r, current_staff()),
+        "comment_for": lambda r: reading.comment_for(r, current_staff()),
+        "contact_for": lambda r: reading.contact_for(r, current_staff()),
     }
 
 
@@ -67,7 +68,7 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
 
 
-def _channel(raw: str | None, target: service.RatingTarget) -> int:
+def _channel(raw: str | None, target: tokens.RatingTarget) -> int:
     """The channel the citizen came through: the QR code's mark, else guessed from the device."""
     chosen = _int(raw)
     if chosen in PUBLIC_CHANNELS:
@@ -78,7 +79,7 @@ def _channel(raw: str | None, target: service.RatingTarget) -> int:
     return int(Channel.MOBILE if "Mobi" in agent else Channel.PC_WEB)
 
 
-def _form_context(target: service.RatingTarget, form: MultiDict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+def _form_context(target: tokens.RatingTarget, form: MultiDict[str, str], errors: dict[str, str]) -> dict[str, Any]:
     online = target.is_online
     event = target.event
     return {
@@ -115,7 +116,7 @@ def place_of(holder: Any) -> str:
     return place or _("12345 government service")
 
 
-def _place(target: service.RatingTarget) -> str:
+def _place(target: tokens.RatingTarget) -> str:
     return place_of(target.event or target.standing)
 
 
@@ -123,7 +124,7 @@ def _place(target: service.RatingTarget) -> str:
 @page_limit
 def rate(token: str) -> Any:
     try:
-        target = service.resolve_token(token)
+        target = tokens.resolve_token(token)
     except (NotFound, Gone, Conflict) as error:
         return _link_state(error)
     form = MultiDict({"channel": str(_channel(request.args.get("ch"), target))})
@@ -167,13 +168,13 @@ def submit(token: str) -> Any:
     if carries_staff_credentials():
         raise Forbidden(_("Staff may not submit a citizen's rating. Please sign out first."))
     try:
-        target = service.resolve_token(token)
+        target = tokens.resolve_token(token)
     except (NotFound, Gone, Conflict) as error:
         return _link_state(error)
     data = _submitted(request.form)
     channel = _channel(request.form.get("channel"), target)
     try:
-        rating = service.rate_with_token(token, data.pop("level"), channel, Client(client_ip()), **data)
+        rating = recording.rate_with_token(token, data.pop("level"), channel, Client(client_ip()), **data)
     except ValidationFailed as error:
         context = _form_context(target, request.form, _page_errors(error))
         return render_template("ratings/rate.html", token=token, **context), 422
@@ -207,7 +208,7 @@ def qr(token: str, fmt: str) -> Response:
     if fmt not in links.QR_FORMATS:
         raise NotFound(_("Page not found"))
     with suppress(Conflict, Gone):  # still the same printed code; the form explains the link's state
-        service.resolve_token(token)
+        tokens.resolve_token(token)
     image = links.qr_image(links.qr_target(token, Channel.QR_CODE), fmt, _("Rate this service"))
     response = Response(image, mimetype=links.QR_FORMATS[fmt])
     response.headers["Cache-Control"] = "private, max-age=3600"
@@ -236,7 +237,7 @@ def issue_qr() -> Any:
         }
         data["kind"] = data["kind"] if data["kind"] in (EventKind.COUNTER, EventKind.ONLINE) else EventKind.COUNTER
         try:
-            issued = service.create_service_event(data, IssuingParty.staff(user, client_ip()))
+            issued = tokens.create_service_event(data, IssuingParty.staff(user, client_ip()))
         except (ValidationFailed, Forbidden) as failed:
             discard()
             error = _(failed.message)
@@ -252,7 +253,7 @@ def staff_list() -> str:
     user = require_staff()
     bad_only = request.args.get("bad") == "1"
     page = max(_int(request.args.get("page")) or 1, 1)
-    result = paginate(service.ratings_query(user, {"bad": bad_only}), page, 50)
+    result = paginate(reading.ratings_query(user, {"bad": bad_only}), page, 50)
     return render_template(
         "ratings/staff_list.html", result=result, bad_only=bad_only, can_appeal=user.role == Role.HANDLER
     )
@@ -263,14 +264,14 @@ def staff_list() -> str:
 def appeal(rating_id: int) -> Any:
     """A handler appeals a bad review of their department."""
     user = require_staff()
-    rating = service.get_rating(rating_id, user)
+    rating = reading.get_rating(rating_id, user)
     error = None
     kind = request.form.get("kind", "")
     if request.method == "POST" and kind not in {k.value for k in AppealKind}:
         error = _("Choose a kind of appeal.")
     elif request.method == "POST":
         try:
-            service.file_appeal(rating, user, kind, request.form.get("reason", ""))
+            file_appeal(rating, user, kind, request.form.get("reason", ""))
             return redirect(url_for("ratings_pages.appeals"), code=303)
         except (ValidationFailed, Conflict) as failed:
             error = failed.message  # answered 422: the commit point rolls back
@@ -284,7 +285,7 @@ def appeals() -> str:
     user = require_staff()
     status = request.args.get("status", "pending")
     status = status if status in ("pending", "upheld", "rejected") else "pending"
-    items = list(db.session.scalars(service.appeals_query(user, status)))
+    items = list(db.session.scalars(appeals_query(user, status)))
     return render_template(
         "ratings/staff_appeals.html", items=items, status=status, can_decide=user.role == Role.MANAGER
     )
@@ -297,7 +298,7 @@ def decide(appeal_id: int) -> Response:
     decision = request.form.get("decision")
     if decision not in ("uphold", "reject"):
         raise ValidationFailed(_("Choose to uphold or reject."))
-    service.decide_appeal(service.get_appeal(appeal_id), manager, decision == "uphold", request.form.get("note", ""))
+    decide_appeal(get_appeal(appeal_id), manager, decision == "uphold", request.form.get("note", ""))
     return redirect(url_for("ratings_pages.appeals"), code=303)
 
 
@@ -320,7 +321,7 @@ def review_decide(rating_id: int) -> Response:
     decision = request.form.get("decision")
     if decision not in ("confirm", "reject"):
         raise ValidationFailed(_("Choose to confirm or reject."))
-    rating = service.get_rating(rating_id, manager)
+    rating = reading.get_rating(rating_id, manager)
     try:
         (review.confirm if decision == "confirm" else review.reject)(rating, manager, request.form.get("note", ""))
         flash(_("Saved."), "notice")

@@ -24,7 +24,8 @@ from core.db import db, is_postgresql, utcnow
 from core.errors import Conflict, Forbidden
 from core.models import Role, User
 from core.signals import rating_recorded
-from ratings.models import IssuedVia, Rating, RatingAuditEvent, RatingStatus, ServiceEvent
+from ratings import audit
+from ratings.models import IssuedVia, Rating, RatingStatus, ServiceEvent
 
 ISSUER_ADDRESS = "issuer_address"
 ADDRESS_BURST = "address_burst"
@@ -146,32 +147,23 @@ def hold_reasons(event: ServiceEvent, level: int, client: Client | None, now: da
 
 
 def _audit(action: str, rating: Rating, actor: User, note: str) -> None:
-    import json
-
-    db.session.add(
-        RatingAuditEvent(
-            action=action,
-            event_id=rating.event_id,
-            rating_id=rating.id,
-            actor_id=actor.id,
-            detail=json.dumps({"note": note, "reasons": rating.review_reasons or []}, ensure_ascii=False),
-        )
-    )
+    detail = {"note": note, "reasons": rating.review_reasons or []}
+    audit.record(action, actor, detail, event_id=rating.event_id, rating_id=rating.id)
 
 
-def _decide(rating: Rating, manager: User) -> None:
+def _decide(rating: Rating, manager: User, now: datetime) -> None:
     if manager.role != Role.MANAGER:
         raise Forbidden("Only managers review held ratings.")
     if not rating.is_pending_review:
         raise Conflict("This rating is not waiting for review.", {"status": [rating.status.value]})
     rating.reviewed_by_id = manager.id
-    rating.reviewed_at = utcnow()
+    rating.reviewed_at = now
 
 
-def confirm(rating: Rating, manager: User, note: str = "") -> Rating:
+def confirm(rating: Rating, manager: User, note: str = "", *, now: datetime | None = None) -> Rating:
     """The rating is genuine: it counts from now on, and what follows a rating (a bad review's
     callback, the provincial report) happens now."""
-    _decide(rating, manager)
+    _decide(rating, manager, now or utcnow())
     rating.status = RatingStatus.VALID
     _audit("review.confirmed", rating, manager, note.strip())
     db.session.flush()
@@ -179,10 +171,11 @@ def confirm(rating: Rating, manager: User, note: str = "") -> Rating:
     return rating
 
 
-def reject(rating: Rating, manager: User, note: str = "") -> Rating:
+def reject(rating: Rating, manager: User, note: str = "", *, now: datetime | None = None) -> Rating:
     """The rating was staged: voided (kept, audited, never counted)."""
-    _decide(rating, manager)
-    rating.void()
+    now = now or utcnow()
+    _decide(rating, manager, now)
+    rating.void(now)
     _audit("review.rejected", rating, manager, note.strip())
     db.session.flush()
     return rating

@@ -3,15 +3,41 @@ Contacts leave the API masked, always; comments in staff lists are scrubbed of n
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from flask import current_app, has_app_context
+from marshmallow import Schema, ValidationError, fields, validate
 
+from config.domain import DOMAIN_DEFAULTS
+from core.auth import current_staff
 from core.privacy import mask_name, mask_phone, scrub_known_names
 from core.schemas import InSchema
+from ratings import reading
 from ratings.labels import DIMENSIONS
 from ratings.models import AppealKind, AppealStatus, EventKind, RatingStatus
+from ratings.recording import CONTACT_NAME_MAX_LENGTH
 
 STAFF_KINDS = [EventKind.COUNTER.value, EventKind.ONLINE.value, EventKind.HOTLINE.value]
 CODE = validate.Length(min=1, max=64)
+
+
+class EnforcedLength(validate.Length):
+    """The length limit ratings.recording enforces, as it counts: without the surrounding
+    whitespace, and up to the app's `config[config_key]` when one is named (the OpenAPI document
+    shows that key's domain default)."""
+
+    def __init__(self, max: int | None = None, config_key: str | None = None) -> None:
+        super().__init__(max=int(DOMAIN_DEFAULTS[config_key]) if config_key else max)
+        self.config_key = config_key
+
+    def limit(self) -> int | None:
+        if self.config_key and has_app_context():
+            return int(current_app.config[self.config_key])
+        return self.max
+
+    def __call__(self, value: Any) -> Any:
+        limit = self.limit()
+        if limit is not None and len(value.strip()) > limit:
+            raise ValidationError(self.message_max.format(input=value, min=self.min, max=limit))
+        return value
 
 
 class ServiceEventIn(InSchema):
@@ -53,14 +79,14 @@ class ServiceEventOut(Schema):
 
 
 class ContactIn(InSchema):
-    name = fields.Str(validate=validate.Length(max=64))
+    name = fields.Str(validate=EnforcedLength(CONTACT_NAME_MAX_LENGTH))
     phone = fields.Str(validate=validate.Length(max=32))
 
 
 class RatingIn(InSchema):
     token = fields.Str(required=True, validate=validate.Length(min=1, max=128))
     level = fields.Int(required=True, strict=True, validate=validate.Range(1, 5))
-    comment = fields.Str(load_default="", validate=validate.Length(max=5000))
+    comment = fields.Str(load_default="", validate=EnforcedLength(config_key="RATING_COMMENT_MAX_LENGTH"))
     channel = fields.Int(
         strict=True, validate=validate.Range(1, 6), metadata={"description": "1 PC web … 6 SMS (7, 8: system only)"}
     )
@@ -108,28 +134,16 @@ class AppealBrief(Schema):
     status = fields.Function(lambda a: a.status.value)
 
 
-def _service() -> Any:
-    from ratings import service
-
-    return service
-
-
-def _reader() -> Any:
-    from core.auth import current_staff
-
-    return current_staff()
-
-
 class RatingStaffOut(RatingOut):
-    comment = fields.Function(lambda r: _service().comment_for(r, _reader()))
+    comment = fields.Function(lambda r: reading.comment_for(r, current_staff()))
     contact = fields.Function(
-        lambda r: _service().contact_for(r, _reader()),
+        lambda r: reading.contact_for(r, current_staff()),
         metadata={"description": "Masked (张**, 138****5678); nothing of a confidential caller"},
     )
     department = fields.Function(lambda r: r.department.code if r.department else None)
     region_code = fields.Str(allow_none=True)
     service_item = fields.Function(lambda r: r.service_item.code if r.service_item else None)
-    ticket_number = fields.Function(lambda r: _service().ticket_number_for(r, _reader()))
+    ticket_number = fields.Function(lambda r: reading.ticket_number_for(r, current_staff()))
     voided_at = fields.DateTime(allow_none=True)
     appeal = fields.Nested(AppealBrief, allow_none=True)
     review_reasons = fields.List(fields.Str(), allow_none=True, metadata={"description": "Why it is held"})

@@ -2,7 +2,6 @@
 lists of ratings, appeals (申诉) and standing QR codes (statistics: reports.stats)."""
 
 import hashlib
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -17,10 +16,9 @@ from core.extensions import client_ip, limiter
 from core.models import Role
 from core.pagination import paginate
 from core.unit_of_work import discard
-from ratings import idempotency, issuers, links, review, service
+from ratings import appeals, idempotency, issuers, reading, recording, review, tokens
 from ratings.issuers import IssuingParty
 from ratings.limits import submission_limits
-from ratings.models import StandingCode
 from ratings.review import Client
 from ratings.schemas import (
     AppealDecisionIn,
@@ -127,7 +125,7 @@ class ServiceEvents(MethodView):
         is returned once, to be handed to the citizen (a QR on the counter screen), and stored
         only as a hash. `qr_url` is an SVG; the same path ending in `.png` gives a PNG.
         """
-        issued = service.create_service_event(data, issuing_party())
+        issued = tokens.create_service_event(data, issuing_party())
         return issued
 
 
@@ -137,7 +135,7 @@ class ServiceEventDetail(MethodView):
     @events_blp.response(200, ServiceEventOut)
     def get(self, event_id: int) -> Any:
         """A service event and whether it has been rated (a handler sees their department's only)."""
-        return service.describe_event(service.get_event(event_id, require_staff()))
+        return tokens.describe_event(tokens.get_event(event_id, require_staff()))
 
 
 def _refuse_staff() -> None:
@@ -159,7 +157,7 @@ def _created(rating: Any) -> Response:
 def _rate(data: dict[str, Any]) -> Any:
     fields = {k: v for k, v in data.items() if k not in ("token", "level", "channel")}
     client = Client(client_ip())
-    return service.rate_with_token(data["token"], data["level"], data.get("channel"), client, **fields)
+    return recording.rate_with_token(data["token"], data["level"], data.get("channel"), client, **fields)
 
 
 @ratings_blp.route("")
@@ -205,7 +203,7 @@ class Ratings(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Ratings, newest first; contacts masked, comments scrubbed; a handler sees their department's."""
         filters = {**args, "from": args.get("from_")}
-        stmt = service.ratings_query(require_staff(), filters)
+        stmt = reading.ratings_query(require_staff(), filters)
         return paginate(stmt, args["page"], args["per_page"])
 
 
@@ -215,7 +213,7 @@ class RatingDetail(MethodView):
     @ratings_blp.response(200, RatingStaffOut)
     def get(self, rating_id: int) -> Any:
         """One rating, with its appeal if any."""
-        return service.get_rating(rating_id, require_staff())
+        return reading.get_rating(rating_id, require_staff())
 
 
 @ratings_blp.route("/<int:rating_id>/appeal")
@@ -226,7 +224,7 @@ class RatingAppealCreate(MethodView):
     def post(self, data: dict[str, Any], rating_id: int) -> Any:
         """Appeal a bad review of your department (malicious or misdirected), with a reason."""
         user = require_staff()
-        appeal = service.file_appeal(service.get_rating(rating_id, user), user, data["kind"], data["reason"])
+        appeal = appeals.file_appeal(reading.get_rating(rating_id, user), user, data["kind"], data["reason"])
         return appeal
 
 
@@ -237,7 +235,7 @@ class RatingReviews(MethodView):
     @reviews_blp.response(200, RatingPage)
     def get(self, args: dict[str, Any]) -> Any:
         """Ratings held for review (pending), oldest first, with the signals that held them."""
-        dept = service.department_by_code(args.get("department"))
+        dept = reading.department_by_code(args.get("department"))
         stmt = review.pending_query({"department_id": dept.id if dept else None})
         return paginate(stmt, args["page"], args["per_page"])
 
@@ -251,7 +249,7 @@ class RatingReviewDecision(MethodView):
     def post(self, data: dict[str, Any], rating_id: int) -> Any:
         """Confirm a held rating (it counts from now on) or reject it (voided, audited)."""
         manager = require_staff()
-        rating = service.get_rating(rating_id, manager)
+        rating = reading.get_rating(rating_id, manager)
         decide = review.confirm if data["decision"] == "confirm" else review.reject
         decide(rating, manager, data["note"])
         return rating
@@ -264,7 +262,7 @@ class Appeals(MethodView):
     @appeals_blp.response(200, AppealOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Appeals, oldest first (a handler sees their department's)."""
-        return list(db.session.scalars(service.appeals_query(require_staff(), args.get("status"))))
+        return list(db.session.scalars(appeals.appeals_query(require_staff(), args.get("status"))))
 
 
 @appeals_blp.route("/<int:appeal_id>/decision")
@@ -275,24 +273,10 @@ class AppealDecision(MethodView):
     def post(self, data: dict[str, Any], appeal_id: int) -> Any:
         """Uphold (the rating is voided for statistics, never deleted) or reject an appeal."""
         manager = require_staff()
-        appeal = service.decide_appeal(
-            service.get_appeal(appeal_id), manager, data["decision"] == "uphold", data["note"]
+        appeal = appeals.decide_appeal(
+            appeals.get_appeal(appeal_id), manager, data["decision"] == "uphold", data["note"]
         )
         return appeal
-
-
-@dataclass(frozen=True)
-class StandingIssued:
-    code: StandingCode
-    token: str
-
-    @property
-    def rate_url(self) -> str:
-        return links.rate_url(self.token)
-
-    @property
-    def qr_url(self) -> str:
-        return links.qr_url(self.token)
 
 
 @standing_blp.route("")
@@ -302,14 +286,13 @@ class StandingCodes(MethodView):
     @standing_blp.response(201, StandingCodeCreated)
     def post(self, data: dict[str, Any]) -> Any:
         """A reusable QR code for a counter; its ratings are low-trust and limited harder."""
-        code, token = service.create_standing_code(data, require_staff())
-        return StandingIssued(code, token)
+        return tokens.create_standing_code(data, require_staff())
 
     @guard(standing_blp, Role.MANAGER, Role.HANDLER)
     @standing_blp.response(200, StandingCodeOut(many=True))
     def get(self) -> Any:
         """Standing QR codes (a handler sees their department's)."""
-        return list(db.session.scalars(service.standing_codes_query(require_staff())))
+        return list(db.session.scalars(tokens.standing_codes_query(require_staff())))
 
 
 @standing_blp.route("/<int:code_id>/revoke")
@@ -319,5 +302,5 @@ class StandingCodeRevoke(MethodView):
     def post(self, code_id: int) -> Any:
         """Withdraw a standing QR code: its link then answers 410."""
         user = require_staff()
-        code = service.revoke_standing_code(service.get_standing_code(code_id, user), user)
+        code = tokens.revoke_standing_code(tokens.get_standing_code(code_id, user), user)
         return code

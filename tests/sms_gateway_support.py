@@ -62,7 +62,7 @@ class SmsGateway(StandInServer):
 
 @dataclass(frozen=True)
 class ClosedTicket:
-    """What ratings needs of a closed 12345 ticket (ratings.service.TicketLike)."""
+    """What ratings needs of a closed 12345 ticket (ratings.tokens.TicketLike)."""
 
     id: int
     number: str
@@ -79,13 +79,13 @@ class ClosedTicket:
 def close_tickets(first_id: int, count: int) -> dict[str, str]:
     """`count` tickets closing, each sending its caller the satisfaction link through the outbox
     (one commit per closing, as the closing request does); message id -> the caller's number."""
-    from ratings import service
+    from ratings import tokens
 
     sent: dict[str, str] = {}
     for n in range(first_id, first_id + count):
         phone = f"139{n:08d}"
         ticket = ClosedTicket(id=n, number=f"T{n:08d}", caller_phone=phone)
-        message = service.send_satisfaction_link(service.open_event_for_ticket(ticket))
+        message = tokens.send_satisfaction_link(tokens.open_event_for_ticket(ticket))
         assert message is not None
         db.session.commit()
         sent[str(message.id)] = phone

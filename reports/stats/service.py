@@ -35,9 +35,9 @@ from sqlalchemy import (
 
 from core.db import db, is_postgresql
 from core.models import Department, Region, ServiceItem
+from ratings.counting import rates
 from ratings.labels import CHANNEL_LABELS, RATER_TYPE_LABELS, label
 from ratings.models import Rating, RatingStatus
-from ratings.service import rates
 from reports.stats.fold import new_token
 from reports.stats.models import (
     COUNT_COLUMNS,

@@ -16,7 +16,7 @@ from callbacks import service as callbacks_service
 from callbacks.models import Callback, CallbackStatus, Purpose, RectificationCase
 from core import messages
 from core.models import Role
-from ratings import service as ratings_service
+from ratings import recording, tokens
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +24,8 @@ COMMENTS = ["窗口推诿，跑了三趟都没办好", "材料一次没讲清楚
 
 
 def _bad_rating(dept, level: int, comment: str, phone: str):
-    issued = ratings_service.create_service_event({"department": dept.code})
-    return ratings_service.rate_with_token(
+    issued = tokens.create_service_event({"department": dept.code})
+    return recording.rate_with_token(
         issued.token, level, None, comment=comment, contact={"name": "王小明", "phone": phone}, reasons=["attitude"]
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from callbacks.models import RectificationCase
 from core import messages
 from core.models import Role
-from ratings import service as ratings_service
+from ratings import tokens
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_bad_review_to_published_rectification(live_server, live_db, page):
     dept = f.department(name="海口市测试审批局")
     agent, manager, handler = f.user(Role.AGENT), f.user(Role.MANAGER), f.user(Role.HANDLER, dept)
     names = (agent.username, manager.username, handler.username)
-    issued = ratings_service.create_service_event({"department": dept.code})
+    issued = tokens.create_service_event({"department": dept.code})
     token = issued.token
     live_db.session.commit()
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from callbacks.models import CaseStatus, RectificationCase
 from core.db import utcnow
-from ratings import service as ratings_service
+from ratings import recording, tokens
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/haocha-screenshots")
@@ -19,8 +19,8 @@ REGION = "469001"  # 五指山市: only this test publishes there
 
 
 def _publish(db, dept, n: int) -> None:
-    issued = ratings_service.create_service_event({"department": dept.code})
-    rating = ratings_service.rate_with_token(issued.token, 1, None, comment=f"看板差评{n}")
+    issued = tokens.create_service_event({"department": dept.code})
+    rating = recording.rate_with_token(issued.token, 1, None, comment=f"看板差评{n}")
     case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))
     when = utcnow() - timedelta(minutes=n)
     case.status, case.published_at, case.accepted_at = CaseStatus.PUBLISHED, when, when

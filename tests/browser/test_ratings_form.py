@@ -5,14 +5,14 @@ And the same form without JavaScript."""
 import pytest
 from sqlalchemy import select
 
-from ratings import service
+from ratings import tokens
 from ratings.models import Rating
 
 pytestmark = pytest.mark.browser
 
 
 def _issue(live_db) -> tuple[str, int]:
-    issued = service.create_service_event({})
+    issued = tokens.create_service_event({})
     token, event_id = issued.token, issued.event.id
     live_db.session.commit()
     return token, event_id

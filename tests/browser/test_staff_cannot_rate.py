@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.models import Role
-from ratings import service
+from ratings import tokens
 from ratings.models import Rating
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,7 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/haocha-screenshots"))
 
 def test_a_signed_in_staff_member_cannot_rate(live_server, live_db, page):
     staff = f.user(Role.HANDLER, f.department())
-    issued = service.create_service_event({})
+    issued = tokens.create_service_event({})
     token, event_id = issued.token, issued.event.id
     live_db.session.commit()
 
@@ -50,4 +50,4 @@ def test_a_signed_in_staff_member_cannot_rate(live_server, live_db, page):
 
     live_db.session.rollback()
     assert live_db.session.scalar(select(Rating).where(Rating.event_id == event_id)) is None
-    assert service.resolve_token(token).token is not None  # still usable by the citizen
+    assert tokens.resolve_token(token).token is not None  # still usable by the citizen

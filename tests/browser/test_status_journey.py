@@ -11,7 +11,7 @@ from sqlalchemy import select
 from callbacks import service as callbacks
 from callbacks.models import AttemptResult, Callback, Purpose, RectificationCase
 from core.models import Role
-from ratings import service as ratings_service
+from ratings import tokens
 from ratings.models import Rating
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,7 @@ def test_a_bad_rating_is_followed_to_the_published_report_and_the_follow_up(live
     dept = f.department(name="海口市市场监督管理局")
     item = f.service_item(dept)
     agent, handler, manager = f.user(Role.AGENT), f.user(Role.HANDLER, dept), f.user(Role.MANAGER)
-    issued = ratings_service.create_service_event({"department": dept.code, "service_item": item.code})
+    issued = tokens.create_service_event({"department": dept.code, "service_item": item.code})
     live_db.session.commit()
 
     page.goto(f"{base}/rate/{issued.token}")

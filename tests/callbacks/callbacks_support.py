@@ -20,11 +20,11 @@ def shanghai(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -
 
 def bad_rating(dept: Any, name: str = "张三丰", phone: str = "13812345678", level: int = 2, comment: str = "") -> Any:
     """A committed bad review with contact, made through a real rating link."""
-    from ratings import service as ratings_service
+    from ratings import recording, tokens
 
-    issued = ratings_service.create_service_event({"department": dept.code})
+    issued = tokens.create_service_event({"department": dept.code})
     contact = {"name": name, "phone": phone} if (name or phone) else None
-    rating = ratings_service.rate_with_token(
+    rating = recording.rate_with_token(
         issued.token, level, None, comment=comment or "窗口人员态度很差，让我跑了三趟", contact=contact
     )
     db.session.commit()

@@ -13,7 +13,7 @@ from core.calendar import deadline_after
 from core.db import db
 from core.errors import Conflict, Forbidden, ValidationFailed
 from core.models import Notification, Role
-from ratings import service as ratings_service
+from ratings import recording
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_the_whole_rectification_path_ends_published_and_masked(database, clock,
     assert sent.phone == "13812345678" and message.status == "sent" and message.link is None
     [url] = sms.links()
     token = url.rsplit("/rate/", 1)[1].split("?")[0]
-    follow_up = ratings_service.rate_with_token(token, 4, None, comment="整改后好多了")
+    follow_up = recording.rate_with_token(token, 4, None, comment="整改后好多了")
     assert follow_up.assess_number == 2
     assert _verify_callback(follow_up) is None  # the 追评 does not start another round
 

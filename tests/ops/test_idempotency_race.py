@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from core.db import db
-from ratings import service
+from ratings import tokens
 from ratings.models import IdempotencyRecord, Rating
 
 THREADS = 50
@@ -16,7 +16,7 @@ THREADS = 50
 
 def _issue(app) -> tuple[str, int]:
     with app.app_context():
-        issued = service.create_service_event({})
+        issued = tokens.create_service_event({})
         db.session.commit()
         token, event_id = issued.token, issued.event.id
         db.session.remove()

@@ -23,7 +23,7 @@ from core.db import db
 from core.logs import JsonFormatter
 from core.models import Role
 from hotline import service as hotline_service
-from ratings import service as ratings_service
+from ratings import reading, tokens
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰志鹏宇浩然嘉怡梓萱子轩欣"
@@ -121,8 +121,8 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
     answers: list[tuple[str, str]] = []
 
     # A bad review by the API, with contact, published on the public board once rectified.
-    api_event = ratings_service.create_service_event({"department": scene["dept"].code})
-    form_event = ratings_service.create_service_event({"department": scene["dept"].code})
+    api_event = tokens.create_service_event({"department": scene["dept"].code})
+    form_event = tokens.create_service_event({"department": scene["dept"].code})
     db.session.commit()
     created = client.post(
         "/api/v1/ratings",
@@ -130,7 +130,7 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
     )
     assert created.status_code == 201, created.json
     answers.append(("POST /api/v1/ratings", _text(created)))
-    rating = ratings_service.get_rating(created.json["id"])
+    rating = reading.get_rating(created.json["id"])
     case = callbacks_service._open_case(rating, CaseStatus.ACCEPTED, scene["manager"], comment)
     case.action_taken = f"已联系{name}（{mobile}，身份证{id_number}）并整改"
     callbacks_service.publish(case, scene["manager"])

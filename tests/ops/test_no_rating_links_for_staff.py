@@ -15,7 +15,7 @@ from callbacks import service as callbacks
 from callbacks.models import AttemptResult, Callback, Purpose, RectificationCase
 from core.db import db
 from core.models import Role
-from ratings import service as ratings
+from ratings import recording, tokens
 from ratings.models import Rating
 
 HREF = re.compile(r'href="([^"#]+)"')
@@ -88,7 +88,7 @@ def test_no_staff_page_or_api_response_ever_shows_a_citizens_link(app, client, s
         assert f.login(browsers[role], user).status_code == 302
     bearers = {role: f.bearer(user) for role, user in people.items()}
 
-    issued = ratings.create_service_event({"department": dept.code})
+    issued = tokens.create_service_event({"department": dept.code})
     db.session.commit()
     secrets = [issued.token]
     # Through the citizen's form: the thanks page gives the status link, and the confirmation
@@ -161,13 +161,13 @@ def test_no_staff_page_or_api_response_ever_shows_a_citizens_link(app, client, s
 def test_a_resent_follow_up_goes_to_the_same_number_and_replaces_the_link(app, client, sms):
     dept = f.department()
     manager = f.user(Role.MANAGER)
-    issued = ratings.create_service_event({"department": dept.code})
-    rating = ratings.rate_with_token(issued.token, 2, None, contact={"phone": "13700002222"})
-    ratings.send_follow_up(rating)
+    issued = tokens.create_service_event({"department": dept.code})
+    rating = recording.rate_with_token(issued.token, 2, None, contact={"phone": "13700002222"})
+    recording.send_follow_up(rating)
     db.session.commit()
     sms.deliver()
     old_token = sms.links()[0].rsplit("/rate/", 1)[1]
-    again = ratings.resend_follow_up(rating, manager)
+    again = recording.resend_follow_up(rating, manager)
     db.session.commit()
     assert again.phone == "13700002222"
     [resent] = sms.deliver()

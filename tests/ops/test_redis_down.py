@@ -13,7 +13,7 @@ from tests_support import app_with_limits
 
 from core.db import db
 from core.models import Role
-from ratings import service
+from ratings.tokens import create_service_event
 
 
 def _closed_port() -> int:
@@ -37,7 +37,7 @@ def redis_down_app(tmp_path: Path) -> Iterator[Flask]:
 def test_everything_works_and_limits_hold_when_redis_is_down(redis_down_app, caplog):
     app = redis_down_app
     with app.app_context():
-        tokens = [service.create_service_event({}).token for _ in range(4)]
+        tokens = [create_service_event({}).token for _ in range(4)]
         staff = f.user(Role.MANAGER)
         db.session.commit()
         username = staff.username

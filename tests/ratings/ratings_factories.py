@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from core.auth import token_digest
 from core.db import db
-from ratings import service
+from ratings import recording, tokens
 from ratings.models import Rating, RatingToken
-from ratings.service import IssuedToken
+from ratings.tokens import IssuedToken
 
 _seq = itertools.count(1)
 
@@ -23,13 +23,13 @@ def event(dept: Any = None, **data: Any) -> IssuedToken:
     """A committed service event with its first token (as the API would return it)."""
     if dept is not None:
         data.setdefault("department", dept.code)
-    issued = service.create_service_event(data)
+    issued = tokens.create_service_event(data)
     db.session.commit()
     return issued
 
 
 def rate(issued: IssuedToken, level: int = 5, **fields: Any) -> Rating:
-    rating = service.rate_with_token(issued.token, level, fields.pop("channel", None), **fields)
+    rating = recording.rate_with_token(issued.token, level, fields.pop("channel", None), **fields)
     db.session.commit()
     return rating
 

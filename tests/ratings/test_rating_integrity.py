@@ -10,7 +10,7 @@ from sqlalchemy import select
 from callbacks.models import Callback
 from core.db import db
 from core.models import Role
-from ratings import issuers, review, service
+from ratings import issuers, recording, review, tokens
 from ratings.models import IssuedVia, Rating, RatingAuditEvent, RatingStatus, ServiceEvent
 
 ISSUER_ADDR = "198.51.100.20"
@@ -116,7 +116,7 @@ def test_issuers_cli_prints_the_key_once_and_revokes(runner, client):
 
 
 def test_a_signed_in_browser_session_cannot_rate_through_the_api(client):
-    token = service.create_service_event({}).token
+    token = tokens.create_service_event({}).token
     db.session.commit()
     f.login(client, f.user(Role.HANDLER))
     response = client.post("/api/v1/ratings", json={"token": token, "level": 5})
@@ -125,7 +125,7 @@ def test_a_signed_in_browser_session_cannot_rate_through_the_api(client):
 
 
 def test_any_bearer_token_is_refused_on_the_rating_api(client):
-    token = service.create_service_event({}).token
+    token = tokens.create_service_event({}).token
     db.session.commit()
     for headers in (f.bearer(f.user(Role.AGENT)), {"Authorization": "Bearer made-up"}):
         assert client.post("/api/v1/ratings", json={"token": token, "level": 5}, headers=headers).status_code == 403
@@ -133,14 +133,14 @@ def test_any_bearer_token_is_refused_on_the_rating_api(client):
 
 
 def test_the_form_refuses_a_signed_in_staff_member(client):
-    token = service.create_service_event({}).token
+    token = tokens.create_service_event({}).token
     db.session.commit()
     f.login(client, f.user(Role.MANAGER))
     page = client.get(f"/rate/{token}")
     assert page.status_code == 200 and "工作人员" in page.get_data(as_text=True)
     refused = client.post(f"/rate/{token}", data={"level": "5"})
     assert refused.status_code == 403
-    assert service.resolve_token(token).token is not None  # the link is still unused
+    assert tokens.resolve_token(token).token is not None  # the link is still unused
 
 
 # --- fraud signals and review ---------------------------------------------------------------
@@ -232,8 +232,8 @@ def test_a_departments_burst_of_one_level_is_held(app, database, monkeypatch):
     dept = f.department()
     statuses = []
     for i in range(8):
-        token = service.create_service_event({"department": dept.code}).token
-        rating = service.rate_with_token(token, 1, None, review.Client(f"192.0.2.{i}"))
+        token = tokens.create_service_event({"department": dept.code}).token
+        rating = recording.rate_with_token(token, 1, None, review.Client(f"192.0.2.{i}"))
         statuses.append(rating.status.value)
     assert statuses == ["valid"] * 4 + ["pending"] * 4
     assert db.session.get(Rating, rating.id).review_reasons == ["department_burst"]

@@ -222,3 +222,33 @@ def test_the_openapi_document_describes_the_ratings_api(client):
     assert post["security"] == []
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
     assert spec["paths"]["/api/v1/service-events"]["post"]["x-roles"] == ["agent", "handler", "manager"]
+
+
+def test_the_rating_schema_holds_the_limits_the_service_enforces(app, client):
+    """What the OpenAPI document publishes is what a rating may hold: a longer comment or name
+    is a JSON 422 naming the field, before the link is used; whitespace around does not count."""
+    limit = app.config["RATING_COMMENT_MAX_LENGTH"]
+    schemas = client.get("/api/openapi.json").json["components"]["schemas"]
+    assert schemas["RatingIn"]["properties"]["comment"]["maxLength"] == limit == 200
+    assert schemas["ContactIn"]["properties"]["name"]["maxLength"] == 64
+    token = _new_event(client)["token"]
+
+    long_comment = client.post("/api/v1/ratings", json={"token": token, "level": 5, "comment": "好" * (limit + 1)})
+    assert long_comment.status_code == 422 and long_comment.content_type == "application/json"
+    assert long_comment.json["message"] == "Invalid input."
+    assert long_comment.json["errors"] == {"comment": [f"Longer than maximum length {limit}."]}
+    long_name = client.post("/api/v1/ratings", json={"token": token, "level": 5, "contact": {"name": "张" * 65}})
+    assert long_name.status_code == 422
+    assert long_name.json["errors"] == {"contact": {"name": ["Longer than maximum length 64."]}}
+
+    app.config["RATING_COMMENT_MAX_LENGTH"] = 10  # a deployment's own limit holds in the schema too
+    try:
+        lowered = client.post("/api/v1/ratings", json={"token": token, "level": 5, "comment": "好" * 11})
+    finally:
+        app.config["RATING_COMMENT_MAX_LENGTH"] = limit
+    assert lowered.status_code == 422 and lowered.json["errors"] == {"comment": ["Longer than maximum length 10."]}
+
+    at_limit = {"token": token, "level": 5, "comment": f" {'好' * limit}\n", "contact": {"name": f"{'张' * 64} "}}
+    created = client.post("/api/v1/ratings", json=at_limit)
+    assert created.status_code == 201, created.json
+    assert created.json["comment"] == "好" * limit

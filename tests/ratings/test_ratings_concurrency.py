@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from core.db import db
-from ratings import service
+from ratings import recording, tokens
 from ratings.models import Rating, RatingToken, TokenStatus
 
 THREADS = 50
@@ -15,7 +15,7 @@ THREADS = 50
 
 def test_fifty_simultaneous_ratings_on_one_token_store_exactly_one(fresh_app):
     with fresh_app.app_context():
-        issued = service.create_service_event({})
+        issued = tokens.create_service_event({})
         db.session.commit()
         token, event_id = issued.token, issued.event.id
         db.session.remove()
@@ -55,8 +55,8 @@ def test_a_citizen_racing_the_callback_answer_gets_409_not_a_deadlock(fresh_app)
         ticket, _handler = hf.closed(f.department())
         db.session.commit()
         ticket_id = ticket.id
-        event_row = service.service_event_for_ticket(ticket_id)
-        token, event_id = service.issue_token(event_row).token, event_row.id
+        event_row = tokens.service_event_for_ticket(ticket_id)
+        token, event_id = tokens.issue_token(event_row).token, event_row.id
         db.session.commit()
         db.session.remove()
         engine = db.engine
@@ -78,7 +78,7 @@ def test_a_citizen_racing_the_callback_answer_gets_409_not_a_deadlock(fresh_app)
 
             try:
                 row = db.session.get(Ticket, ticket_id)
-                service.record_hotline_rating(row, 4, "满意")
+                recording.record_hotline_rating(row, 4, "满意")
                 db.session.commit()
                 results["agent"] = "committed"
             except Exception as exc:

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import ratings_counts as rc
 import ratings_factories as rf
 from sqlalchemy import func, select, update
 
@@ -9,7 +10,7 @@ from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Department
 from core.scheduler import scheduled_jobs
-from ratings import jobs, service
+from ratings import jobs
 from ratings.models import Channel, IdempotencyRecord, Rating, RatingToken, ServiceEvent, TokenStatus
 
 
@@ -50,7 +51,7 @@ def test_default_ratings_are_off_unless_enabled(app, database):
         app.config["DEFAULT_RATING_ENABLED"] = False
     rating = db.session.scalar(select(Rating).where(Rating.event_id == old.event.id))
     assert (rating.level, rating.channel, rating.is_default) == (3, Channel.SYSTEM_DEFAULT, True)
-    assert service.satisfaction_summary(rating.local_day, rating.local_day)["valid"] == 1  # the citizen's only
+    assert rc.satisfaction_summary(rating.local_day, rating.local_day)["valid"] == 1  # the citizen's only
 
 
 def test_demo_load_makes_realistic_ratings(runner):
@@ -60,7 +61,7 @@ def test_demo_load_makes_realistic_ratings(runner):
     total = db.session.scalar(select(func.count()).select_from(Rating))
     assert total == 4000 == db.session.scalar(select(func.count()).select_from(ServiceEvent))
     today = local_date(utcnow())
-    summary = service.satisfaction_summary(today - timedelta(days=89), today)
+    summary = rc.satisfaction_summary(today - timedelta(days=89), today)
     assert summary["valid"] == 4000 and 0.92 <= summary["satisfaction_rate"] <= 0.98
     hidden = db.session.scalar(select(func.count()).where(Rating.hidden_bad.is_(True)))
     assert 0 < hidden < 200

@@ -20,7 +20,7 @@ from tests_support import build_app_with
 
 from core.db import db
 from core.extensions import limiter
-from ratings import service
+from ratings import tokens
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -50,10 +50,10 @@ def limited_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flas
 
 def _tokens(app: Flask, count: int) -> list[str]:
     with app.app_context():
-        tokens = [service.create_service_event({}).token for _ in range(count)]
+        issued = [tokens.create_service_event({}).token for _ in range(count)]
         db.session.commit()
         db.session.remove()
-    return tokens
+    return issued
 
 
 def _client(app: Flask, address: str = "198.51.100.7") -> Any:
@@ -83,7 +83,7 @@ def test_submissions_are_limited_per_ip_across_the_api_and_the_form(limited_app)
 
 def test_standing_qr_codes_are_limited_harder(limited_app):
     with limited_app.app_context():
-        _code, standing = service.create_standing_code({"label": "1号窗口"})
+        standing = tokens.create_standing_code({"label": "1号窗口"}).token
         db.session.commit()
         db.session.remove()
     client = _client(limited_app)

@@ -10,7 +10,7 @@ from tests_support import build_app_with
 
 from core.db import db
 from core.models import Role
-from ratings import links, service
+from ratings import links, tokens
 from ratings.models import Rating, RatingStatus
 
 LEVEL_LABELS_ZH = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
@@ -134,7 +134,7 @@ def test_qr_codes_in_svg_and_png(app, client):
 
 
 def test_a_standing_qr_code_can_be_used_again_and_again(client):
-    _code, token = service.create_standing_code({"label": "综合窗口"})
+    token = tokens.create_standing_code({"label": "综合窗口"}).token
     db.session.commit()
     for level in (5, 1):
         assert client.post(f"/rate/{token}", data=_form(level, channel="")).status_code == 303
@@ -147,13 +147,13 @@ def test_signed_in_staff_cannot_submit_a_rating(client):
     f.login(client, f.user(Role.AGENT))
     assert "不能代替群众评价" in client.get(f"/rate/{issued.token}").get_data(as_text=True)
     assert client.post(f"/rate/{issued.token}", data=_form(5)).status_code == 403
-    assert service.resolve_token(issued.token) is not None
+    assert tokens.resolve_token(issued.token) is not None
 
 
 def test_the_form_needs_its_csrf_token(tmp_path):
     app = build_app_with(f"sqlite:///{tmp_path / 'csrf.db'}", create_schema=True, WTF_CSRF_ENABLED=True)
     with app.app_context():
-        issued = service.create_service_event({})
+        issued = tokens.create_service_event({})
         db.session.commit()
         client = app.test_client()
         assert client.post(f"/rate/{issued.token}", data=_form(5)).status_code == 400
@@ -173,7 +173,7 @@ def test_staff_issue_a_printable_qr_code(client):
     html = response.get_data(as_text=True)
     token = re.search(r'src="/rate/([A-Za-z0-9_-]+)/qr\.svg"', html).group(1)
     _no_inline_code(html)
-    assert service.resolve_token(token).event.department_id == dept.id
+    assert tokens.resolve_token(token).event.department_id == dept.id
     home = client.get("/").get_data(as_text=True)
     assert "/staff/ratings/qr" in home and "/staff/ratings/appeals" in home
 
@@ -202,7 +202,7 @@ def test_the_staff_list_masks_contacts_and_the_appeal_pages_work(client):
 
 
 def test_a_closed_tickets_caller_is_told_their_number_is_known(client):
-    issued = service.open_event_for_ticket(rf.FakeTicket())
+    issued = tokens.open_event_for_ticket(rf.FakeTicket())
     db.session.commit()
     html = client.get(f"/rate/{issued.token}").get_data(as_text=True)
     assert "拨打12345时使用的号码" in html

@@ -16,7 +16,7 @@ from core.db import ImmutableRecord, db
 from core.errors import Conflict, Gone, NotFound, ValidationFailed
 from core.models import Role
 from core.signals import rating_recorded, ticket_closed
-from ratings import service
+from ratings import audit, reading, recording, tokens
 from ratings.issuers import IssuingParty
 from ratings.models import (
     Channel,
@@ -43,6 +43,26 @@ def test_a_service_event_gets_a_long_random_token_stored_only_as_a_hash(ctx):
     assert issued.qr_url.endswith(f"/rate/{issued.token}/qr.svg")
 
 
+def test_one_moment_given_at_the_entry_point_runs_through_a_rating(database):
+    """`now` decides the token's expiry, when it was used, and the rating's time and local day."""
+    issued_at = datetime(2026, 3, 31, 15, 50, tzinfo=UTC)  # 23:50 on March 31 in Asia/Shanghai
+    issued = tokens.create_service_event({}, now=issued_at)
+    assert issued.expires_at == issued_at + timedelta(days=7) and issued.event.created_at == issued_at
+    rated_at = issued_at + timedelta(minutes=20)  # 00:10 on April 1 there
+    rating = recording.rate_with_token(issued.token, 4, None, now=rated_at)
+    assert (rating.created_at, rating.local_day.isoformat()) == (rated_at, "2026-04-01")
+    db.session.expire_all()
+    used = db.session.scalar(select(RatingToken).where(RatingToken.event_id == issued.event.id))
+    assert used.status == TokenStatus.USED and used.used_at == rated_at
+
+    lapsing = tokens.create_service_event({}, now=issued_at)
+    week_later = issued_at + timedelta(days=7)
+    assert tokens.describe_event(lapsing.event, now=week_later - timedelta(seconds=1))["token_status"] == "active"
+    assert tokens.describe_event(lapsing.event, now=week_later)["token_status"] == "expired"
+    with pytest.raises(Gone):
+        recording.rate_with_token(lapsing.token, 5, None, now=week_later)
+
+
 def test_tokens_are_never_reused(database):
     tokens = {rf.event().token for _ in range(20)}
     assert len(tokens) == 20
@@ -51,7 +71,7 @@ def test_tokens_are_never_reused(database):
 def test_an_empty_event_is_valid_and_unknown_codes_are_refused(database):
     assert rf.event().event.department_id is None
     with pytest.raises(ValidationFailed) as failed:
-        service.create_service_event({"department": "NOPE"})
+        tokens.create_service_event({"department": "NOPE"})
     assert "department" in failed.value.errors
 
 
@@ -67,28 +87,28 @@ def test_a_handler_issues_for_their_own_department_only(database):
 
     handler = f.user(Role.HANDLER)
     party = IssuingParty.staff(handler, "10.0.0.9")
-    event = service.create_service_event({}, party).event
+    event = tokens.create_service_event({}, party).event
     assert event.department_id == handler.department_id
     assert (event.issued_via.value, event.created_by_id, event.issuer_address) == ("staff", handler.id, "10.0.0.9")
     other = f.department(region="460200")
     other_item = f.service_item(other)
     for body in ({"department": other.code}, {"service_item": other_item.code}, {"region": "460200"}):
         with pytest.raises(Forbidden):
-            service.create_service_event(body, party)
+            tokens.create_service_event(body, party)
 
 
 def test_resolving_tokens_unknown_used_expired(database):
     with pytest.raises(NotFound):
-        service.resolve_token("no-such-token-anywhere-at-all-000")
+        tokens.resolve_token("no-such-token-anywhere-at-all-000")
     issued = rf.event()
-    assert service.resolve_token(issued.token).event.id == issued.event.id
+    assert tokens.resolve_token(issued.token).event.id == issued.event.id
     rf.rate(issued, 5)
     with pytest.raises(Conflict):
-        service.resolve_token(issued.token)
+        tokens.resolve_token(issued.token)
     stale = rf.event()
     rf.expire(stale.token)
     with pytest.raises(Gone):
-        service.resolve_token(stale.token)
+        tokens.resolve_token(stale.token)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +160,7 @@ def test_exactly_one_first_rating_per_event(database):
     issued = rf.event()
     rf.rate(issued, 5)
     with pytest.raises(Conflict):
-        service.record_rating(issued.event, 1, Channel.MOBILE)
+        recording.record_rating(issued.event, 1, Channel.MOBILE)
     assert db.session.scalar(select(func.count()).where(Rating.event_id == issued.event.id)) == 1
 
 
@@ -158,15 +178,15 @@ def test_exactly_one_first_rating_per_event(database):
 def test_invalid_input_is_refused_before_the_token_is_used(database, fields, field):
     issued = rf.event()
     with pytest.raises(ValidationFailed) as failed:
-        service.rate_with_token(issued.token, 4, None, **fields)
+        recording.rate_with_token(issued.token, 4, None, **fields)
     assert field in failed.value.errors
     db.session.rollback()
-    assert service.resolve_token(issued.token).token.status == TokenStatus.ACTIVE
+    assert tokens.resolve_token(issued.token).token.status == TokenStatus.ACTIVE
 
 
 def test_system_channels_are_not_for_the_public(database):
     with pytest.raises(ValidationFailed):
-        service.rate_with_token(rf.event().token, 5, Channel.SYSTEM_DEFAULT)
+        recording.rate_with_token(rf.event().token, 5, Channel.SYSTEM_DEFAULT)
 
 
 def test_reasons_dimensions_and_contact_are_stored(database):
@@ -201,7 +221,7 @@ def test_rating_recorded_is_sent_inside_the_transaction(database):
 
 def test_every_rating_is_audited(database):
     rating = rf.rate(rf.event(), 2)
-    actions = [a.action for a in service.audit_trail(rating)]
+    actions = [a.action for a in audit.trail(rating)]
     assert actions == ["rating.recorded"]
     trail = db.session.scalar(select(RatingAuditEvent).where(RatingAuditEvent.rating_id == rating.id))
     trail.detail = "tampered"
@@ -212,54 +232,56 @@ def test_every_rating_is_audited(database):
 
 def test_the_one_follow_up_rating(app, database, sms):
     first = rf.rate(rf.event(), 1, contact={"phone": "13900001111"})
-    message = service.send_follow_up(first)
+    message = recording.send_follow_up(first)
     assert message is not None and message.phone == "13900001111" and sms.deliver()
     [link] = sms.links()
     token = link.rsplit("/", 1)[-1]
     assert len(token) >= 22 and message.link is None  # random (>= 128 bits), and not kept
-    again = service.send_follow_up(first)  # a new link replaces the old one
+    again = recording.send_follow_up(first)  # a new link replaces the old one
     assert again is not None and sms.deliver()
     with pytest.raises(Gone):
-        service.resolve_token(token)
+        tokens.resolve_token(token)
     token = sms.links()[-1].rsplit("/", 1)[-1]
-    target = service.resolve_token(token)
+    target = tokens.resolve_token(token)
     assert target.assess_number == 2
-    follow_up = service.rate_with_token(token, 4, None, comment="整改后满意")
+    follow_up = recording.rate_with_token(token, 4, None, comment="整改后满意")
     assert follow_up.assess_number == 2 and follow_up.event_id == first.event_id
     assert follow_up.contact_phone == ""  # the citizen chose not to leave one this time
     with pytest.raises(Conflict):
-        service.rate_with_token(token, 5, None)
+        recording.rate_with_token(token, 5, None)
     with pytest.raises(Conflict):
-        service.send_follow_up(first)
+        recording.send_follow_up(first)
     with pytest.raises(ValidationFailed):
-        service.issue_follow_up_token(follow_up)
+        recording.issue_follow_up_token(follow_up)
 
 
 def test_no_follow_up_link_without_the_raters_own_number(database, sms):
     anonymous = rf.rate(rf.event(), 1, anonymous=True)
-    assert service.send_follow_up(anonymous) is None
+    assert recording.send_follow_up(anonymous) is None
     assert sms.deliver() == []
 
 
 def test_a_follow_up_needs_a_first_rating(database):
     issued = rf.event()
     with pytest.raises(Conflict):
-        service.record_rating(issued.event, 4, Channel.MOBILE, assess_number=2)
+        recording.record_rating(issued.event, 4, Channel.MOBILE, assess_number=2)
 
 
 def test_standing_qr_codes_make_low_trust_ratings_each_time(database):
     dept = f.department()
-    code, token = service.create_standing_code({"label": "3号窗口", "department": dept.code})
-    assert token.startswith(service.STANDING_PREFIX) and code.token_hash == token_digest(token)
-    first = service.rate_with_token(token, 5, None)
-    second = service.rate_with_token(token, 2, None, reasons=["long_wait"])
+    issued = tokens.create_standing_code({"label": "3号窗口", "department": dept.code})
+    code, token = issued.code, issued.token
+    assert issued.rate_url.endswith(f"/rate/{token}") and issued.qr_url.endswith(f"/rate/{token}/qr.svg")
+    assert token.startswith(tokens.STANDING_PREFIX) and code.token_hash == token_digest(token)
+    first = recording.rate_with_token(token, 5, None)
+    second = recording.rate_with_token(token, 2, None, reasons=["long_wait"])
     assert first.event_id != second.event_id
     assert first.low_trust and second.low_trust and first.channel == Channel.QR_CODE
     assert first.event.kind == EventKind.STANDING and first.department_id == dept.id
     manager = f.user(Role.MANAGER)
-    service.revoke_standing_code(code, manager)
+    tokens.revoke_standing_code(code, manager)
     with pytest.raises(Gone):
-        service.rate_with_token(token, 5, None)
+        recording.rate_with_token(token, 5, None)
 
 
 def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, sms):
@@ -269,7 +291,7 @@ def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, sms
     ticket_closed.send(app, ticket=ticket)
     assert sent == []  # nothing leaves inside the transaction
     sms.deliver()
-    event = service.service_event_for_ticket(ticket.id)
+    event = tokens.service_event_for_ticket(ticket.id)
     assert event is not None and event.kind == EventKind.HOTLINE
     assert (event.department_id, event.ticket_number, event.contact_phone) == (dept.id, ticket.number, "13812345678")
     assert event.rater_type == 2
@@ -281,48 +303,48 @@ def test_a_closed_ticket_opens_a_service_event_for_its_caller(app, database, sms
     assert rate_message.body.split("/rate/")[1].split("?")[1].startswith("ch=6")
     stored = messages.messages_about("service_event", event.id)
     assert [(m.status, m.link) for m in stored] == [("sent", None)]  # the link is not kept
-    rating = service.rate_with_token(token, 2, Channel.SMS)
+    rating = recording.rate_with_token(token, 2, Channel.SMS)
     # The caller's contact comes with the event, so the bad review can be called back.
     assert rating.contact_phone == "13812345678" and rating.rater_type == 2 and not rating.is_anonymous
 
 
 def test_an_anonymous_rating_keeps_no_contact_even_on_a_ticket(app, database):
     ticket = rf.FakeTicket()
-    issued = service.open_event_for_ticket(ticket)
-    rating = service.rate_with_token(issued.token, 1, None, anonymous=True)
+    issued = tokens.open_event_for_ticket(ticket)
+    rating = recording.rate_with_token(issued.token, 1, None, anonymous=True)
     assert rating.is_anonymous and rating.contact_phone == "" and rating.contact_name == ""
 
 
 def test_closing_a_ticket_again_reuses_its_unrated_event_or_opens_a_new_one(app, database):
     ticket = rf.FakeTicket()
-    first = service.open_event_for_ticket(ticket)
-    again = service.open_event_for_ticket(ticket)
+    first = tokens.open_event_for_ticket(ticket)
+    again = tokens.open_event_for_ticket(ticket)
     assert again.event.id == first.event.id
     with pytest.raises(Gone):  # the earlier link was replaced
-        service.resolve_token(first.token)
-    service.rate_with_token(again.token, 2, None)
-    reopened = service.open_event_for_ticket(ticket)  # 重办, closed again: a new round
+        tokens.resolve_token(first.token)
+    recording.rate_with_token(again.token, 2, None)
+    reopened = tokens.open_event_for_ticket(ticket)  # 重办, closed again: a new round
     assert reopened.event.id != first.event.id
-    assert service.service_event_for_ticket(ticket.id).id == reopened.event.id
+    assert tokens.service_event_for_ticket(ticket.id).id == reopened.event.id
 
 
 def test_a_hotline_callback_answer_becomes_a_rating(database):
     agent = f.user(Role.AGENT)
     ticket = rf.FakeTicket(caller_name="王五", caller_phone="13700001234")
-    issued = service.open_event_for_ticket(ticket)
-    rating = service.record_hotline_rating(ticket, 3, "还行", recorded_by=agent)
+    issued = tokens.open_event_for_ticket(ticket)
+    rating = recording.record_hotline_rating(ticket, 3, "还行", recorded_by=agent)
     assert rating.channel == Channel.HOTLINE_CALLBACK and rating.recorded_by_id == agent.id
     assert rating.contact_phone == "13700001234"
     with pytest.raises(Conflict):  # the SMS link can no longer be used
-        service.resolve_token(issued.token)
+        tokens.resolve_token(issued.token)
     with pytest.raises(Conflict):
-        service.record_hotline_rating(ticket, 5)
+        recording.record_hotline_rating(ticket, 5)
 
 
 def test_record_rating_for_callers_in_other_packages(database):
     issued = rf.event()
-    rating = service.record_rating(issued.event, 2, Channel.HOTLINE_CALLBACK, "态度很差", {"name": "赵六"})
+    rating = recording.record_rating(issued.event, 2, Channel.HOTLINE_CALLBACK, "态度很差", {"name": "赵六"})
     assert rating.contact_name == "赵六" and rating.is_bad_review
-    assert service.get_rating(rating.id) is rating
+    assert reading.get_rating(rating.id) is rating
     with pytest.raises(NotFound):
-        service.get_rating(10**9)
+        reading.get_rating(10**9)

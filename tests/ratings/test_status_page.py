@@ -12,15 +12,14 @@ from callbacks import service as callbacks
 from callbacks.models import AttemptResult, Callback, Purpose, RectificationCase
 from core.db import db
 from core.models import Role
-from ratings import service as ratings
-from ratings import status
+from ratings import status, tokens
 from ratings.models import Rating
 
 STATUS_LINK = re.compile(r'href="(/status/[A-Za-z0-9_-]+)"')
 
 
 def _rate(client, dept, level=1, phone="13912345678", comment="窗口让我跑了三趟"):
-    issued = ratings.create_service_event({"department": dept.code})
+    issued = tokens.create_service_event({"department": dept.code})
     db.session.commit()
     form = {"level": str(level), "comment": comment, "contact_name": "张三", "contact_phone": phone}
     answer = client.post(f"/rate/{issued.token}", data=form)
@@ -111,8 +110,8 @@ def test_staff_may_not_take_the_follow_up_through_a_status_link(app, client):
 def test_the_form_says_what_is_rated_and_when(client):
     dept = f.department(name="海口市税务局")
     item = f.service_item(dept)
-    issued = ratings.create_service_event({"department": dept.code, "service_item": item.code})
-    bare = ratings.create_service_event({})
+    issued = tokens.create_service_event({"department": dept.code, "service_item": item.code})
+    bare = tokens.create_service_event({})
     db.session.commit()
     page = client.get(f"/rate/{issued.token}").get_data(as_text=True)
     what = page.split('id="rated-what"', 1)[1].split("</p>", 1)[0]

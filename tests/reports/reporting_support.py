@@ -2,7 +2,7 @@
 platform on 127.0.0.1 that verifies the signature of every request, dedupes by idempotency key,
 keeps connections alive (HTTP/1.1), and can fail every n-th request, answer a share of requests
 late, go down (connection refused; kept connections are dropped) and come back on the same port;
-and a maker of real ratings (through ratings.service, so the outbox fills by the signal)."""
+and a maker of real ratings (through ratings.recording, so the outbox fills by the signal)."""
 
 import json
 import random
@@ -134,7 +134,7 @@ def record_ratings(count: int, follow_up_every: int = 4, commit_every: int = 100
     import factories as f
 
     from ratings.models import EventKind, ServiceEvent
-    from ratings.service import record_rating
+    from ratings.recording import record_rating
 
     dept = f.department()
     item = f.service_item(dept)

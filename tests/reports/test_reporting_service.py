@@ -14,7 +14,7 @@ from core.models import Role
 from core.scheduler import scheduled_jobs
 from core.signals import appeal_decided, callback_completed, case_accepted
 from ratings.models import AppealKind, AppealStatus, EventKind, RatingAppeal, ServiceEvent
-from ratings.service import record_rating
+from ratings.recording import record_rating
 from reports.provincial import delivery, service
 from reports.provincial.jobs import JOB_NAME, deliver_reports
 from reports.provincial.models import OutboxRow, OutboxStatus

@@ -11,7 +11,7 @@ from stats_support import api_figures, every_raw, every_rollup, sql_figures
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Role
-from ratings import service as ratings_service
+from ratings import appeals
 from reports.stats.service import GROUP_BY
 
 
@@ -99,8 +99,8 @@ def test_a_voided_rating_leaves_the_served_figures_at_once(client):
     url = f"/api/v1/stats/satisfaction?from={day}&to={day}&department={dept.code}&group_by=department"
     assert client.get(url, headers=f.bearer(manager)).json["bad_rate"] == 0.5
     assert client.get(url, headers=f.bearer(manager)).json["bad_rate"] == 0.5  # served again
-    appeal = ratings_service.file_appeal(bad, handler, "malicious", "恶意差评")
-    ratings_service.decide_appeal(appeal, manager, True)
+    appeal = appeals.file_appeal(bad, handler, "malicious", "恶意差评")
+    appeals.decide_appeal(appeal, manager, True)
     db.session.commit()
     after = client.get(url, headers=f.bearer(manager)).json
     assert (after["total"], after["valid"], after["bad_rate"]) == (2, 1, 0.0)

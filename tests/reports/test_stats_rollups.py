@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import factories as f
+import ratings_counts as rc
 import ratings_factories as rf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from stats_support import by_group, every_folded, every_raw, every_rollup, queue
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Department, Role
-from ratings import service as ratings_service
+from ratings import appeals
 from ratings.models import RatingStatus
 from reports.stats import fold, service
 from reports.stats.models import FoldState
@@ -49,12 +50,12 @@ def test_an_upheld_appeal_leaves_the_figures_at_once(database):
     today = local_date(utcnow())
     filters = Filters(today, today, department_id=dept.id)
     assert service.satisfaction(filters)["bad_rate"] == 0.5
-    appeal = ratings_service.file_appeal(bad, handler, "malicious", "恶意差评")
-    ratings_service.decide_appeal(appeal, manager, True)
+    appeal = appeals.file_appeal(bad, handler, "malicious", "恶意差评")
+    appeals.decide_appeal(appeal, manager, True)
     db.session.commit()
     figures = service.satisfaction(filters)
     assert (figures["total"], figures["valid"], figures["bad_rate"]) == (2, 1, 0.0)
-    raw = ratings_service.satisfaction_summary(today, today, department_id=dept.id)
+    raw = rc.satisfaction_summary(today, today, department_id=dept.id)
     assert {k: figures[k] for k in raw} == raw
     assert every_rollup() == every_raw()
 
