@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from callbacks.models import AttemptResult, CallbackStatus, CaseStatus, Purpose
 from core.privacy import mask_name, mask_phone
-from core.schemas import InSchema
+from core.schemas import EnforcedLength, InSchema
 
 
 def _values(cls: Any) -> list[str]:
@@ -87,7 +87,7 @@ class AttemptIn(InSchema):
     problem = fields.Str(load_default="", validate=validate.Length(max=2000))
     department = fields.Str(load_default=None, allow_none=True)
     level = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=1, max=5))
-    comment = fields.Str(load_default="", validate=validate.Length(max=2000))
+    comment = fields.Str(load_default="", validate=EnforcedLength(config_key="RATING_COMMENT_MAX_LENGTH"))
     version = fields.Int(load_default=None, allow_none=True)
 
 

@@ -13,7 +13,7 @@ them uses that one moment."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Select, select
@@ -37,6 +37,9 @@ from core.models import CitizenMessage, Role, User
 from core.notify import notify, staff_with_role
 from core.privacy import mask_name, mask_phone, scrub_known_names, scrub_text
 from core.signals import callback_completed, case_accepted
+
+if TYPE_CHECKING:
+    from ratings.models import Rating
 
 CALLERS = (Role.AGENT, Role.MANAGER)
 HANDLERS = (Role.HANDLER,)
@@ -69,7 +72,7 @@ def _new_callback(
     return callback
 
 
-def schedule_verification(rating: Any, *, now: datetime | None = None) -> Callback | RectificationCase:
+def schedule_verification(rating: "Rating", *, now: datetime | None = None) -> Callback | RectificationCase:
     """A bad (or hidden-bad) review: a verification callback due by the end of the next working
     day; without a phone to call, straight to the department as a case to verify."""
     existing = db.session.scalar(
@@ -122,7 +125,7 @@ def schedule_ticket_satisfaction(ticket: Any, *, now: datetime | None = None) ->
     )
 
 
-def schedule_report_back(case: RectificationCase, rating: Any, *, now: datetime | None = None) -> Callback | None:
+def schedule_report_back(case: RectificationCase, rating: "Rating", *, now: datetime | None = None) -> Callback | None:
     """After acceptance: call the citizen back to report what was done (整改反馈)."""
     if not rating.contact_phone:
         return None
@@ -245,10 +248,10 @@ def _validate_answer(callback: Callback, answer: Answer) -> None:
 
 
 def _on_reached(callback: Callback, actor: User | None, answer: Answer, note: str, now: datetime) -> None:
-    from ratings import reading
-
     if callback.purpose == Purpose.VERIFY_BAD_REVIEW:
-        rating = reading.get_rating(callback.rating_id)
+        rating = callback.rating
+        if rating is None:  # a verification call is scheduled for a rating, always
+            raise Conflict("This callback has no rating to verify.")
         if answer.verified:
             if answer.department_id is not None:
                 rating.department_id = answer.department_id
@@ -273,7 +276,7 @@ def _on_unreachable(callback: Callback, actor: User | None, now: datetime) -> No
 
 def _publish_reported(callback: Callback, actor: User | None, now: datetime) -> None:
     """The report-back call ended (reached or not): its case goes on the public board."""
-    case = db.session.get(RectificationCase, callback.case_id) if callback.case_id is not None else None
+    case = callback.case
     if case is not None:
         take_step("publish", case, Step(actor, now))
 
@@ -286,7 +289,7 @@ def _record_ticket_satisfaction(callback: Callback, actor: User | None, answer: 
     from ratings import recording
 
     ticket = hotline_service.get_ticket_for_system(callback.subject_id)
-    rating = recording.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor)
+    rating = recording.record_hotline_rating(ticket, answer.level or 0, answer.comment, recorded_by=actor, now=now)
     legal = hotline_service.allowed_moves(ticket, now)
     if rating.is_bad_review and "reopen" in legal:
         hotline_service.make_move("reopen", ticket, actor, {"note": answer.comment or "回访不满意"}, now=now)
@@ -410,7 +413,7 @@ def _after_publish(case: RectificationCase, step: Step) -> None:
     if rating.assess_number == 1:
         # The citizen's one 追评 becomes possible now: its link goes by message to the rater's
         # own number after this commits, and to nobody else.
-        recording.send_follow_up(rating, step.actor)
+        recording.send_follow_up(rating, step.actor, now=step.now)
 
 
 def _resend(case: RectificationCase, step: Step) -> CitizenMessage:
@@ -418,7 +421,7 @@ def _resend(case: RectificationCase, step: Step) -> CitizenMessage:
 
     if step.actor is None:  # a new link is a person's decision, never the system's
         raise Forbidden(NOT_YOURS)
-    return recording.resend_follow_up(case.rating, step.actor)
+    return recording.resend_follow_up(case.rating, step.actor, now=step.now)
 
 
 C = CaseStatus
@@ -500,7 +503,9 @@ def _event(case: RectificationCase, action: str, old: str, actor: User | None, n
     )
 
 
-def open_case(rating: Any, status: CaseStatus, actor: User | None, note: str, *, now: datetime) -> RectificationCase:
+def open_case(
+    rating: "Rating", status: CaseStatus, actor: User | None, note: str, *, now: datetime
+) -> RectificationCase:
     """A rating's case (the one it has, if any): to verify (anonymous) or open (verified by a
     callback), its clock started, the department told."""
     case = db.session.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating.id))

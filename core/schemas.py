@@ -2,11 +2,34 @@
 
 from typing import Any
 
+from flask import current_app, has_app_context
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from config.domain import DOMAIN_DEFAULTS
 from core.input_guard import control_errors
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="Letters, digits, . _ - (1-32).")
+
+
+class EnforcedLength(validate.Length):
+    """The length limit a service enforces, as it counts: without the surrounding
+    whitespace, and up to the app's `config[config_key]` when one is named (the OpenAPI document
+    shows that key's domain default)."""
+
+    def __init__(self, max: int | None = None, config_key: str | None = None) -> None:
+        super().__init__(max=int(DOMAIN_DEFAULTS[config_key]) if config_key else max)
+        self.config_key = config_key
+
+    def limit(self) -> int | None:
+        if self.config_key and has_app_context():
+            return int(current_app.config[self.config_key])
+        return self.max
+
+    def __call__(self, value: Any) -> Any:
+        limit = self.limit()
+        if limit is not None and len(value.strip()) > limit:
+            raise ValidationError(self.message_max.format(input=value, min=self.min, max=limit))
+        return value
 
 
 class InSchema(Schema):

@@ -3,13 +3,11 @@ Contacts leave the API masked, always; comments in staff lists are scrubbed of n
 
 from typing import Any
 
-from flask import current_app, has_app_context
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from config.domain import DOMAIN_DEFAULTS
 from core.auth import current_staff
 from core.privacy import mask_name, mask_phone, scrub_known_names
-from core.schemas import InSchema
+from core.schemas import EnforcedLength, InSchema
 from ratings import reading
 from ratings.labels import DIMENSIONS
 from ratings.models import AppealKind, AppealStatus, EventKind, RatingStatus
@@ -17,27 +15,6 @@ from ratings.recording import CONTACT_NAME_MAX_LENGTH
 
 STAFF_KINDS = [EventKind.COUNTER.value, EventKind.ONLINE.value, EventKind.HOTLINE.value]
 CODE = validate.Length(min=1, max=64)
-
-
-class EnforcedLength(validate.Length):
-    """The length limit ratings.recording enforces, as it counts: without the surrounding
-    whitespace, and up to the app's `config[config_key]` when one is named (the OpenAPI document
-    shows that key's domain default)."""
-
-    def __init__(self, max: int | None = None, config_key: str | None = None) -> None:
-        super().__init__(max=int(DOMAIN_DEFAULTS[config_key]) if config_key else max)
-        self.config_key = config_key
-
-    def limit(self) -> int | None:
-        if self.config_key and has_app_context():
-            return int(current_app.config[self.config_key])
-        return self.max
-
-    def __call__(self, value: Any) -> Any:
-        limit = self.limit()
-        if limit is not None and len(value.strip()) > limit:
-            raise ValidationError(self.message_max.format(input=value, min=self.min, max=limit))
-        return value
 
 
 class ServiceEventIn(InSchema):
