@@ -48,8 +48,11 @@ run: install
 # Chromium (marked browser); .ci/run runs them all. `make test TEST_MARKS="slow or browser"` runs
 # just those, `make test TEST_MARKS=` everything.
 TEST_MARKS ?= not slow and not browser
+# Two test processes (pytest-xdist) on SQLite alone; one when TEST_DATABASE_URL names a database
+# the processes would share. `make test TEST_JOBS=0` runs in one process.
+TEST_JOBS ?= $(if $(TEST_DATABASE_URL),0,2)
 test: install-dev
-	$(PY) -m pytest $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) $(if $(TEST_MARKS),-m "$(TEST_MARKS)") $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

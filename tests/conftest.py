@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from tests_support import build_app, build_app_with, postgres_scratch_database, reset_schema
 
 from core.calendar import invalidate_calendar
 from core.db import db
+
+# Property tests: `make test` tries a dozen examples each; .ci/run sets HYPOTHESIS_PROFILE=thorough
+# (tests that name their own max_examples keep it).
+settings.register_profile("quick", max_examples=12, deadline=None)
+settings.register_profile("thorough", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ from collections import deque
 from typing import Any
 
 import factories as f
+import pytest
 from sqlalchemy import select
 
 from callbacks import service as callbacks
@@ -74,6 +75,7 @@ def _crawl_api(client: Any, headers: dict[str, str], urls: list[str], secrets: l
     return leaks
 
 
+@pytest.mark.slow  # visits every staff page and API answer: .ci/run runs it
 def test_no_staff_page_or_api_response_ever_shows_a_citizens_link(app, client, sms):
     dept = f.department()
     people = {

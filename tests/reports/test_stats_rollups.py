@@ -117,7 +117,7 @@ def assert_exact() -> None:
         assert read == raw, group_by
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(actions=ACTIONS)
 def test_rollups_and_tail_equal_the_raw_rows_for_random_data(database, actions):
     """Cumulative over the examples: whatever came before, and wherever the job folded,
