@@ -301,6 +301,23 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+def wrk_command(
+    url: str,
+    seconds: int,
+    connections: int,
+    script: Path | None = None,
+    args: list[str] | None = None,
+    headers: list[str] | None = None,
+) -> list[str]:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
+    for header in headers or []:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    return [*cmd, "--", *args] if args else cmd
+
+
 def wrk(
     name: str,
     url: str,
@@ -311,14 +328,7 @@ def wrk(
     env: dict[str, str] | None = None,
     connections: int = 8,
 ) -> Run:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
-    for header in headers or []:
-        cmd += ["-H", header]
-    if script:
-        cmd += ["-s", str(script)]
-    cmd.append(url)
-    if args:
-        cmd += ["--", *args]
+    cmd = wrk_command(url, seconds, connections, script, args, headers)
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if done.returncode != 0:
         raise SystemExit(f"wrk failed ({name}): {done.stdout}\n{done.stderr}")
@@ -347,14 +357,7 @@ def warm_up(
     env: dict[str, str] | None = None,
 ) -> None:
     """One unrecorded second of load on an endpoint before it is measured."""
-    cmd = ["wrk", "-t2", "-c4", "-d1s", "--timeout", "30s"]
-    for header in headers or []:
-        cmd += ["-H", header]
-    if script:
-        cmd += ["-s", str(script)]
-    cmd.append(url)
-    if args:
-        cmd += ["--", *args]
+    cmd = wrk_command(url, 1, 4, script, args, headers)
     subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
     time.sleep(1)  # let the requests still in flight finish before the measured run
 
