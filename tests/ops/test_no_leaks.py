@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from callbacks import service as callbacks_service
 from callbacks.models import CaseStatus
-from core.db import db
+from core.db import db, utcnow
 from core.logs import JsonFormatter
 from core.models import Role
 from hotline import service as hotline_service
@@ -131,7 +131,7 @@ def test_no_public_answer_or_log_line_shows_personal_data(client, scene, app_log
     assert created.status_code == 201, created.json
     answers.append(("POST /api/v1/ratings", _text(created)))
     rating = reading.get_rating(created.json["id"])
-    case = callbacks_service._open_case(rating, CaseStatus.ACCEPTED, scene["manager"], comment)
+    case = callbacks_service.open_case(rating, CaseStatus.ACCEPTED, scene["manager"], comment, now=utcnow())
     case.action_taken = f"已联系{name}（{mobile}，身份证{id_number}）并整改"
     callbacks_service.publish(case, scene["manager"])
     db.session.commit()
