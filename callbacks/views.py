@@ -134,29 +134,32 @@ class CaseDetail(MethodView):
 
 @dataclass(frozen=True)
 class CaseStep:
-    """A case move as the API offers it: its path and view name, the row of the service's move
-    table whose roles guard it, its input, and how the input becomes the service call."""
+    """A case move as the API offers it: the row of the service's move table whose roles guard it
+    (and whose name gives the path and the view's name), its input, and how the input becomes the
+    service call."""
 
-    path: str
-    view: str
     move: str
     schema: type[Schema]
     doc: str
     take: Callable[[RectificationCase, User, dict[str, Any]], Any]
 
+    @property
+    def path(self) -> str:
+        return self.move.replace("_", "-")
+
+    @property
+    def view(self) -> str:
+        return "".join(part.title() for part in self.move.split("_")) + "Case"
+
 
 CASE_STEPS = (
     CaseStep(
-        "verify",
-        "VerifyCase",
         "verify",
         VerifyIn,
         "The department verifies an anonymous bad review (confirmed opens the case).",
         lambda case, user, d: service.verify_case(case, user, d["confirmed"], d["note"], expected_version=d["version"]),
     ),
     CaseStep(
-        "report",
-        "ReportCase",
         "report",
         ReportIn,
         "The department reports what it did.",
@@ -166,15 +169,11 @@ CASE_STEPS = (
     ),
     CaseStep(
         "accept",
-        "AcceptCase",
-        "accept",
         DecisionIn,
         "A manager accepts the report; the report-back callback is scheduled.",
         lambda case, user, d: service.accept_case(case, user, d["note"], expected_version=d["version"]),
     ),
     CaseStep(
-        "send-back",
-        "SendBackCase",
         "send_back",
         DecisionIn,
         "A manager sends the report back to the department.",

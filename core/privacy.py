@@ -219,7 +219,7 @@ def _person_tagger() -> Any:
 def warm_up() -> None:
     """Load the name tagger now (gunicorn.conf.py, in the master before the workers fork), so no
     request pays the second and a half it takes."""
-    find_person_names("张建国来办事")
+    _person_tagger()
 
 
 # The tagger's dictionary marks common words as names too (谢谢 1089, 温馨 335, 文明 6584 in its

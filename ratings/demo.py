@@ -260,7 +260,6 @@ RATING_COLUMNS = (
 
 
 BULK_CACHE_KIB = 1024 * 1024
-DEFAULT_CACHE_PAGES = -2000  # SQLite's default: 2 MB
 
 
 def _names(table: str, columns: Sequence[str]) -> tuple[list[str], tuple[Any, ...]]:
@@ -307,6 +306,7 @@ def load_demo_ratings(count: int, rng: random.Random) -> int:
     if not postgres:
         # Millions of rows go into seven indexes: keep their pages in memory for the load
         # (SQLite's default cache is 2 MB, and every insert then reads index pages from disk).
+        cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
         cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
     try:
         for events, ratings in _chunks(maker, count, first_event, first_rating):
@@ -314,7 +314,7 @@ def load_demo_ratings(count: int, rng: random.Random) -> int:
             write(cursor, "ratings", RATING_COLUMNS, ratings)
     finally:
         if not postgres:
-            cursor.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_PAGES}")
+            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
         cursor.close()
     advance_id_sequences("service_events", "ratings")
     db.session.commit()
