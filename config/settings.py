@@ -102,7 +102,9 @@ def load_settings(instance_path: Path) -> dict[str, Any]:
         "HAOCHA_ENV": "production" if production else "development",
         "SECRET_KEY": _secret_key(instance_path, production),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping at every checkout (a round trip per request): a connection idle longer than
+        # this is pinged before use (core.db), and a disconnect met mid-request invalidates the pool.
+        "DB_PING_AFTER_IDLE_S": float(os.environ.get("DB_PING_AFTER_IDLE_S", "10")),
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000")),
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

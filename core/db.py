@@ -8,6 +8,13 @@ halfway with "database is locked", and the lock is held for the writes alone, no
 authenticates, validates, scores sentiment or builds its answer. Whatever the reads decided is
 settled again by the database at the write (unique keys, version counters), as on PostgreSQL.
 Jobs and commands, which write what they read, begin IMMEDIATE (`set_write_intent`).
+
+PostgreSQL does the same with fewer round trips: a request reads in autocommit (each statement
+its own READ COMMITTED snapshot, which is all a READ COMMITTED transaction gives a reader anyway;
+no BEGIN, no ROLLBACK), and the first statement that writes or locks (INSERT, UPDATE, DELETE, a
+savepoint, FOR UPDATE / FOR SHARE, a transaction-scoped advisory lock) begins the transaction
+that holds the writes until the one commit (core.unit_of_work). A GET that writes still writes
+inside a transaction, which the unit of work rolls back.
 """
 
 import enum
@@ -24,6 +31,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
@@ -221,6 +229,61 @@ def _upgrade(dbapi_connection: Any) -> None:
     dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
+_LOCKING_READS = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE", "_advisory_xact_lock")
+
+
+def _writes_or_locks(statement: str) -> bool:
+    head = statement.lstrip()[:9].upper()
+    if head.startswith(_WRITES):
+        return True
+    return head.startswith(("SELECT", "WITH")) and any(lock in statement for lock in _LOCKING_READS)
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Read outside a transaction until the first statement that writes or locks (module doc)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        reading = not _write_intent.get()
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection.autocommit != reading:
+            dbapi_connection.autocommit = reading
+        conn.info[_DEFERRED] = reading
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_at_first_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_DEFERRED) and _writes_or_locks(statement):
+            conn.info[_DEFERRED] = False
+            conn.connection.dbapi_connection.autocommit = False
+
+
+_IDLE_SINCE = "haocha_idle_since"
+
+
+def ping_idle_connections(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection before use only when it has been idle longer than `idle_s`
+    (SQLAlchemy's "pessimistic" disconnect handling, done in a checkout event): a busy worker
+    reuses connections without the round trip `pool_pre_ping` costs every request, and a server
+    restart during a quiet spell is found before any request meets it. A restart under load is met
+    by the requests in flight: SQLAlchemy sees the disconnect and invalidates the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if isinstance(exc, engine.dialect.loaded_dbapi.Error):
+                raise DisconnectionError() from exc  # the pool discards it and connects anew
+            raise
+
+
 def init_db(app: Flask) -> None:
     """Bind the database to the app and tune the engine for its dialect."""
     db.init_app(app)
@@ -228,6 +291,9 @@ def init_db(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        elif engine.dialect.name == "postgresql":
+            configure_postgresql(engine)
+        ping_idle_connections(engine, app.config["DB_PING_AFTER_IDLE_S"])
 
 
 def is_postgresql() -> bool:

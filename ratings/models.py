@@ -211,7 +211,9 @@ class Rating(Base):
         Index("ix_ratings_client_hash_created_at", "client_hash", "created_at"),
         Index("ix_ratings_client_net_hash_created_at", "client_net_hash", "created_at"),
         Index("ix_ratings_department_id_created_at", "department_id", "created_at"),
-        Index("ix_ratings_status_pending", "status", "created_at"),
+        # Held ratings are few: the review queue and the statistics' `pending_review` count find
+        # them by status and day, never by scanning the days' ratings.
+        Index("ix_ratings_status_local_day", "status", "local_day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -280,10 +280,10 @@ def record_rating(
     }
     if held:
         detail["held"] = list(held)
+    # The audit row (and the listeners' rows) are flushed with the rest of the unit of work.
     audit.record(
         "rating.held" if held else "rating.recorded", recorded_by, detail, event_id=event.id, rating_id=rating.id
     )
-    db.session.flush()
     if not held:
         rating_recorded.send(current_app._get_current_object(), rating=rating)  # type: ignore[attr-defined]
     return rating
