@@ -200,7 +200,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _take_write_lock(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.info.get(_DEFERRED) and statement.lstrip()[:9].upper().startswith(_WRITES):
+        if conn.info.get(_DEFERRED) and _writes(statement):
             conn.info[_DEFERRED] = False
             dbapi_connection = conn.connection.dbapi_connection
             if queue is not None:
@@ -220,6 +220,10 @@ _DEFERRED = "haocha_deferred"
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 
 
+def _writes(statement: str) -> bool:
+    return statement.lstrip()[:9].upper().startswith(_WRITES)
+
+
 def _upgrade(dbapi_connection: Any) -> None:
     """End the deferred read transaction (it wrote nothing) and begin IMMEDIATE in its place."""
     try:
@@ -233,10 +237,10 @@ _LOCKING_READS = (" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY S
 
 
 def _writes_or_locks(statement: str) -> bool:
-    head = statement.lstrip()[:9].upper()
-    if head.startswith(_WRITES):
+    if _writes(statement):
         return True
-    return head.startswith(("SELECT", "WITH")) and any(lock in statement for lock in _LOCKING_READS)
+    reads = statement.lstrip()[:6].upper().startswith(("SELECT", "WITH"))
+    return reads and any(lock in statement for lock in _LOCKING_READS)
 
 
 def configure_postgresql(engine: Engine) -> None:
@@ -278,10 +282,8 @@ def ping_idle_connections(engine: Engine, idle_s: float) -> None:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
-            if isinstance(exc, engine.dialect.loaded_dbapi.Error):
-                raise DisconnectionError() from exc  # the pool discards it and connects anew
-            raise
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError() from exc  # the pool discards it and connects anew
 
 
 def init_db(app: Flask) -> None:
