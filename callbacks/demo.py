@@ -241,7 +241,9 @@ class History:
         late = due < self.now and roll >= 0.88
         stuck = (due < self.now and roll >= 0.96) or (due >= self.now and roll < 0.45)
         if not stuck:
-            submitted = self._between(opened, due + timedelta(days=3) if late else due - timedelta(hours=12))
+            # A late case is reported after its deadline, so late acceptances are in every history.
+            start = due if late else opened
+            submitted = self._between(start, due + timedelta(days=3) if late else due - timedelta(hours=12))
             row.update(submitted_at=submitted, action_taken=self.rng.choice(ACTIONS))
             steps.append(("report", submitted, self.handler))
             accepted = submitted + timedelta(hours=self.rng.uniform(1, 30))
