@@ -9,6 +9,7 @@ core.errors domain errors and never look at the request. Where time matters they
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from flask import current_app
@@ -38,6 +39,14 @@ from ratings.sentiment import is_negative, polarity
 from ratings.tokens import IssuedToken, RatingTarget, TicketLike, event_rating
 
 CONTACT_NAME_MAX_LENGTH = 64
+
+
+class Unscored(Enum):
+    """record_rating's `sentiment` when the caller has not scored the comment."""
+
+    UNSCORED = 0
+
+
 FOLLOW_UP_MESSAGE = "follow_up"
 
 
@@ -72,6 +81,8 @@ def rate_with_token(
     if channel not in PUBLIC_CHANNELS:
         raise ValidationFailed("Channel not allowed.", {"channel": ["One of 1-6."]})
     _validate_citizen_input(level, channel, fields)
+    # Scored before the first write: the transaction (and SQLite's write lock) holds only writes.
+    fields["sentiment"] = score_comment(_clean_comment(fields.get("comment") or ""))
     if target.standing is not None:
         event = tokens.event_for_standing(target.standing, now)
         held = review.hold_reasons(event, level, client, now)
@@ -219,8 +230,12 @@ def record_rating(
     client: Client | None = None,
     held: Sequence[str] = (),
     now: datetime | None = None,
+    sentiment: float | Unscored | None = Unscored.UNSCORED,
 ) -> Rating:
     """Store a rating of `event` and announce it (`rating_recorded`, in this transaction).
+
+    `sentiment`: the comment's score when the caller has scored it already (before its first
+    write, so no lock is held while it runs); scored here otherwise.
 
     `held`: the fraud signals it raised; such a rating is stored as pending review and announced
     only when a manager confirms it (ratings.review).
@@ -241,7 +256,8 @@ def record_rating(
         name, phone = event.contact_name, event.contact_phone
     if not fresh:
         _check_round(event, assess_number)
-    sentiment = score_comment(comment)
+    if sentiment is Unscored.UNSCORED:
+        sentiment = score_comment(comment)
     now = now or utcnow()
     rating = Rating(
         event_id=event.id,

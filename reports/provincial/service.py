@@ -33,6 +33,14 @@ MAX_BACKOFF_EXPONENT = 60  # 2**60 seconds is far past any cap; keeps the float 
 
 def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
     """Add one report to the outbox; it commits (or rolls back) with the change it reports."""
+    row = _add(kind, subject_type, subject_id, payload)
+    db.session.flush()
+    return row
+
+
+def _add(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
+    """`enqueue` without the flush: the row goes in with the rest of the unit of work (one flush
+    for a rating and everything it announces)."""
     row = OutboxRow(
         kind=kind,
         subject_type=subject_type,
@@ -44,7 +52,6 @@ def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, An
         created_at=utcnow(),
     )
     db.session.add(row)
-    db.session.flush()
     return row
 
 
@@ -74,7 +81,7 @@ def enqueue_rating(rating: Rating) -> OutboxRow:
     subject = _subject_of_rating(rating)
     payload = mapping.rating_record(rating, rating.event, rating.department, rating.service_item)
     kind = ReportKind.FOLLOW_UP if subject.assess_number == 2 else ReportKind.RATING
-    return enqueue(kind.value, subject.type, subject.id, payload)
+    return _add(kind.value, subject.type, subject.id, payload)
 
 
 def _subject_of_callback(callback: Callback) -> Subject:
