@@ -126,7 +126,8 @@ class Formats:
         self.postgres = postgres
 
     def stamp(self, moment: datetime) -> Any:
-        return moment if self.postgres else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # The moments are UTC: SQLAlchemy's SQLite format is the naive ISO form (a third of strftime's cost).
+        return moment if self.postgres else moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def day(self, day: date) -> Any:
         return day if self.postgres else day.isoformat()
@@ -280,6 +281,21 @@ def _write_postgresql(cursor: Any, table: str, columns: Sequence[str], rows: lis
             copy.write_row(row + tail)
 
 
+def _drop_indexes(cursor: Any, tables: Sequence[str]) -> list[str]:
+    """Drop the tables' secondary indexes (SQLite; in the load's transaction) and return the
+    statements that make them again: SQLite builds an index from all its rows by sorting them,
+    several times faster than inserting ten million random keys one by one into seven B-trees
+    that outgrow the page cache. The unique constraints' own indexes stay (they check the rows)."""
+    marks = ", ".join("?" * len(tables))
+    found = cursor.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks})",  # noqa: S608
+        tuple(tables),
+    ).fetchall()
+    for name, _sql in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [sql for _name, sql in found]
+
+
 def _chunks(maker: RowMaker, count: int, first_event: int, first_rating: int) -> Iterator[tuple[list[Any], list[Any]]]:
     done = 0
     while done < count:
@@ -303,15 +319,19 @@ def load_demo_ratings(count: int, rng: random.Random) -> int:
     first_event, first_rating = next_free_id(ServiceEvent.id), next_free_id(Rating.id)
     write = _write_postgresql if postgres else _write_sqlite
     cursor = db.session.connection().connection.cursor()
+    indexes: list[str] = []
     if not postgres:
         # Millions of rows go into seven indexes: keep their pages in memory for the load
         # (SQLite's default cache is 2 MB, and every insert then reads index pages from disk).
         cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
         cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        indexes = _drop_indexes(cursor, ("service_events", "ratings"))
     try:
         for events, ratings in _chunks(maker, count, first_event, first_rating):
             write(cursor, "service_events", EVENT_COLUMNS, events)
             write(cursor, "ratings", RATING_COLUMNS, ratings)
+        for sql in indexes:
+            cursor.execute(sql)
     finally:
         if not postgres:
             cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")

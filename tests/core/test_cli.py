@@ -3,11 +3,12 @@
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
-from core.calendar import is_working_day
-from core.db import db
+from core.calendar import is_working_day, local_date
+from core.db import db, utcnow
 from core.models import Department, Role, ServiceItem, User
+from ratings.models import Rating
 
 SCHEDULE_2026 = Path(__file__).resolve().parents[1] / "data" / "cn-holidays-2026.json"
 
@@ -67,3 +68,24 @@ def test_demo_load_is_realistic_and_idempotent(runner):
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert again.exit_code == 0 and "not empty" in again.output
     assert db.session.scalar(select(func.count()).select_from(Department)) == departments
+
+
+def test_demo_ratings_load_keeps_every_index_and_readable_times(runner):
+    """The bulk load drops the secondary indexes for speed (SQLite) and makes them again."""
+
+    def indexes():
+        inspector = inspect(db.engine)
+        return {t: sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(t)) for t in TABLES}
+
+    before = indexes()
+    assert all(before.values())
+    result = runner.invoke(args=["demo", "load", "--ratings", "500"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    assert indexes() == before
+    times = db.session.scalars(select(Rating.created_at)).all()
+    assert len(times) == 500 and all(t.tzinfo is not None and t <= utcnow() for t in times)
+    assert {local_date(t) for t in times} == set(db.session.scalars(select(Rating.local_day)))
+
+
+TABLES = ("ratings", "service_events")
