@@ -105,3 +105,21 @@ def test_a_voided_rating_leaves_the_served_figures_at_once(client):
     after = client.get(url, headers=f.bearer(manager)).json
     assert (after["total"], after["valid"], after["bad_rate"]) == (2, 1, 0.0)
     assert after["groups"][0]["valid"] == 1
+
+
+def test_cached_answers_follow_the_readers_language_where_labels_are_translated(client):
+    manager = f.user(Role.MANAGER)
+    dept = f.department()
+    rf.rate(rf.event(dept), 5, channel=3)
+    day = local_date(utcnow()).isoformat()
+    base = f"/api/v1/stats/satisfaction?from={day}&to={day}"
+
+    def labels(group_by, lang):
+        body = client.get(f"{base}&group_by={group_by}&lang={lang}", headers=f.bearer(manager)).json
+        return [g["label"] for g in body["groups"]]
+
+    # Asked twice in each language: the second answer of each comes from the cache.
+    chinese = [labels("channel", "zh"), labels("channel", "zh")]
+    english = [labels("channel", "en"), labels("channel", "en")]
+    assert chinese[0] == chinese[1] and english[0] == english[1] and chinese[0] != english[0]
+    assert labels("department", "zh") == labels("department", "en") == [dept.name]
