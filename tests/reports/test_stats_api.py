@@ -12,6 +12,7 @@ from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Role
 from ratings import appeals
+from reports.stats import fold
 from reports.stats.service import GROUP_BY
 
 
@@ -111,6 +112,8 @@ def test_cached_answers_follow_the_readers_language_where_labels_are_translated(
     manager = f.user(Role.MANAGER)
     dept = f.department()
     rf.rate(rf.event(dept), 5, channel=3)
+    fold.fold()  # a watermark: answers are cached from now on
+    db.session.commit()
     day = local_date(utcnow()).isoformat()
     base = f"/api/v1/stats/satisfaction?from={day}&to={day}"
 
