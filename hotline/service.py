@@ -630,7 +630,6 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
     item = _service_item(data.get("service_item"))
     deadlines = compute_deadlines(ticket_type, urgency, now)
     ticket = Ticket(
-        number=next_number(now),
         type=ticket_type,
         urgency=urgency,
         channel=data.get("channel", "phone"),
@@ -640,7 +639,7 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
         caller_phone=_caller_phone(data.get("caller_phone", "")),
         leader_name=data.get("leader_name", "").strip(),
         content=data["content"].strip(),
-        region_code=region.code,
+        region=region,
         address=data.get("address", "").strip(),
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
@@ -652,7 +651,10 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
         deadline_estimated=deadlines.estimated,
         created_at=now,
         created_by_id=actor.id if actor else None,
+        assisting_departments=[],  # known empty: the answer reads it without a query
     )
+    # The day's counter row last, just before the insert: its lock is held until the commit.
+    ticket.number = next_number(now)
     db.session.add(ticket)
     _record(ticket, CREATE, None, actor, data.get("note", ""), now)
     if data.get("lead_department"):
