@@ -19,6 +19,7 @@ inside a transaction, which the unit of work rolls back.
 
 import enum
 import fcntl
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, MetaData, event
+from sqlalchemy import Connection, DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapper
@@ -215,6 +216,31 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 _DEFERRED = "haocha_deferred"
+_CONNECTION_ID = "haocha_connection_id"
+_connection_ids = itertools.count(1)
+
+
+def data_version() -> tuple[int, int, int] | None:
+    """A value that changes whenever the database may have changed, as seen by this request's
+    connection; None where there is none (PostgreSQL). On SQLite it is the connection's identity,
+    `PRAGMA data_version` (which moves when another connection commits) and the rows this
+    connection changed itself (`total_changes`, which data_version does not see). It costs no
+    table read: an answer computed under the same value is still exact."""
+    return connection_version(db.session.connection())
+
+
+def connection_version(connection: Connection) -> tuple[int, int, int] | None:
+    """`data_version` of one connection."""
+    if connection.dialect.name != "sqlite":
+        return None
+    info = connection.info
+    if _CONNECTION_ID not in info:
+        info[_CONNECTION_ID] = next(_connection_ids)
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    version = dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+    return info[_CONNECTION_ID], int(version), int(dbapi_connection.total_changes)
+
+
 # Statements that write, or open a savepoint around writes (a savepoint cannot outlive the
 # restart of its transaction, so it takes the lock first).
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
-from core.db import WriterQueue, configure_sqlite, set_write_intent
+from core.db import WriterQueue, configure_sqlite, connection_version, set_write_intent
 
 
 def _engine(path: Path) -> Engine:
@@ -76,3 +76,30 @@ def test_a_writer_waits_for_another_process_and_goes_at_its_release(tmp_path: Pa
     assert queue.holders == {id(conn)}
     queue.close(conn)
     os.close(fd)
+
+
+def test_the_data_version_moves_with_any_change_and_only_then(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "db.sqlite")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"))
+    set_write_intent(False)
+    try:
+        with engine.connect() as reader, engine.connect() as writer:
+            first = connection_version(reader)
+            reader.execute(text("SELECT count(*) FROM t")).scalar_one()
+            reader.commit()
+            assert connection_version(reader) == first  # reading changes nothing
+            writer.execute(text("INSERT INTO t (v) VALUES (1)"))
+            writer.commit()
+            second = connection_version(reader)
+            assert second != first  # another connection committed
+            reader.execute(text("UPDATE t SET v = 2"))
+            assert connection_version(reader) != second  # its own write, which data_version misses
+            reader.rollback()
+            third = connection_version(reader)
+            reader.connection.dbapi_connection.execute("INSERT INTO t (v) VALUES (3)")  # type: ignore[union-attr]
+            assert connection_version(reader) != third  # a write past SQLAlchemy (a bulk load) too
+            assert connection_version(writer) != connection_version(reader)  # each connection its own
+    finally:
+        set_write_intent(True)
+    engine.dispose()

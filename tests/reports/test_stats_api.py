@@ -1,18 +1,20 @@
 """`GET /api/v1/stats/satisfaction` (API.md) equals an independent SQL computation over the raw
 rows of a fresh demo database, for several date ranges and every group_by."""
 
+import json
 from datetime import timedelta
 
 import factories as f
 import pytest
 import ratings_factories as rf
+from sqlalchemy import event
 from stats_support import api_figures, every_raw, every_rollup, sql_figures
 
 from core.calendar import local_date
 from core.db import db, utcnow
 from core.models import Role
 from ratings import appeals
-from reports.stats import fold
+from reports.stats import fold, service
 from reports.stats.service import GROUP_BY
 
 
@@ -126,3 +128,35 @@ def test_cached_answers_follow_the_readers_language_where_labels_are_translated(
     english = [labels("channel", "en"), labels("channel", "en")]
     assert chinese[0] == chinese[1] and english[0] == english[1] and chinese[0] != english[0]
     assert labels("department", "zh") == labels("department", "en") == [dept.name]
+
+
+def test_an_answer_is_kept_while_nothing_changed_and_a_new_rating_shows_at_once(fresh_app):
+    """On SQLite an answer is served again without a read while the data version stands
+    (core.db.data_version); a rating committed in between moves it and is counted at once."""
+    with fresh_app.app_context():
+        code = f.department().code
+        rf.rate(rf.event(department=code), 5)
+        fold.fold()
+        db.session.commit()
+        today = local_date(utcnow())
+        sqlite = db.engine.dialect.name == "sqlite"
+    question = service.Filters(today, today)
+
+    def total() -> tuple[int, list[str]]:
+        with fresh_app.test_request_context():
+            statements: list[str] = []
+            listener = lambda *args: statements.append(args[2])  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                answer = json.loads(service.satisfaction_json(question, "department"))
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+            db.session.rollback()  # the request ends, and its read snapshot with it
+            return int(answer["total"]), [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+    assert total()[0] == 1
+    again, reads = total()
+    assert again == 1 and (reads == []) == sqlite
+    with fresh_app.app_context():
+        rf.rate(rf.event(department=code), 1)
+    assert total()[0] == 2
