@@ -79,7 +79,7 @@ def main() -> int:
     from ratings.models import Rating
     from reports.stats.models import ChannelDayRollup, DepartmentDayRollup, RatingDayRollup
 
-    app = build_app_with(url, create_schema=True)
+    app = build_app_with(url, create_schema=bool(args.ratings))  # --ratings 0 keeps what is there
     logging.getLogger("haocha").setLevel(logging.WARNING)  # no request log lines in the timings
     if args.ratings:
         started = time.perf_counter()
