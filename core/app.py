@@ -42,8 +42,8 @@ CSRF_FREE_PREFIXES = ("/api/", "/open311/")
 
 
 def _before_request() -> None:
-    # Every request begins with a read snapshot; SQLite takes its write lock at the first write
-    # statement (core.db), so authentication and validation run outside the lock.
+    # Every request reads in autocommit and begins its transaction at the first write statement
+    # (core.db), so authentication and validation run outside the write lock.
     set_write_intent(False)
     # The API authenticates writes with bearer tokens or API keys, never cookies (core.auth),
     # so only pages need CSRF tokens.

@@ -1,20 +1,20 @@
 """Database: the typed declarative base, the Flask-SQLAlchemy handle and engine tuning.
 
 SQLite is set up for concurrent writers (WAL, busy_timeout, foreign keys, synchronous=FULL).
-A request's transaction begins deferred (a read snapshot, no lock) and takes the write lock only
-at its first write statement: the read snapshot is ended there (nothing was written yet) and the
-transaction goes on as BEGIN IMMEDIATE, so two writers queue on the lock instead of failing
-halfway with "database is locked", and the lock is held for the writes alone, not while the request
-authenticates, validates, scores sentiment or builds its answer. Whatever the reads decided is
-settled again by the database at the write (unique keys, version counters), as on PostgreSQL.
-Jobs and commands, which write what they read, begin IMMEDIATE (`set_write_intent`).
+A request reads in autocommit (each statement its own snapshot; no BEGIN, no ROLLBACK) and takes
+the write lock only at its first write statement, which begins the transaction IMMEDIATE: two
+writers queue on the lock instead of failing halfway with "database is locked", and the lock is
+held for the writes alone, not while the request authenticates, validates, scores sentiment or
+builds its answer. Whatever the reads decided is settled again by the database at the write
+(unique keys, version counters). Jobs and commands, which write what they read, begin IMMEDIATE
+(`set_write_intent`).
 
-PostgreSQL does the same with fewer round trips: a request reads in autocommit (each statement
-its own READ COMMITTED snapshot, which is all a READ COMMITTED transaction gives a reader anyway;
-no BEGIN, no ROLLBACK), and the first statement that writes or locks (INSERT, UPDATE, DELETE, a
-savepoint, FOR UPDATE / FOR SHARE, a transaction-scoped advisory lock) begins the transaction
-that holds the writes until the one commit (core.unit_of_work). A GET that writes still writes
-inside a transaction, which the unit of work rolls back.
+PostgreSQL does the same: a request reads in autocommit (each statement its own READ COMMITTED
+snapshot, which is all a READ COMMITTED transaction gives a reader anyway), and the first
+statement that writes or locks (INSERT, UPDATE, DELETE, a savepoint, FOR UPDATE / FOR SHARE, a
+transaction-scoped advisory lock) begins the transaction that holds the writes until the one
+commit (core.unit_of_work). A GET that writes still writes inside a transaction, which the unit
+of work rolls back.
 """
 
 import enum
@@ -111,7 +111,7 @@ def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: Any) -> None:
 
 @contextmanager
 def read_only() -> Iterator[None]:
-    """Mark the transactions begun inside as read-only (SQLite begins them DEFERRED)."""
+    """Mark the transactions begun inside as read-only: they read in autocommit until a write."""
     token = _write_intent.set(False)
     try:
         yield
@@ -194,10 +194,11 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = _write_intent.get()
-        if immediate and queue is not None:
-            queue.enter(conn.connection.dbapi_connection)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        conn.info[_DEFERRED] = not immediate
+        if immediate:
+            if queue is not None:
+                queue.enter(conn.connection.dbapi_connection)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.info[_DEFERRED] = not immediate  # reading: no BEGIN, each statement its own snapshot
 
     @event.listens_for(engine, "before_cursor_execute")
     def _take_write_lock(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -206,7 +207,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             dbapi_connection = conn.connection.dbapi_connection
             if queue is not None:
                 queue.enter(dbapi_connection)
-            _upgrade(dbapi_connection)
+            _begin_immediate(dbapi_connection)
 
     if queue is not None:
         # Back in the pool means COMMIT or ROLLBACK is done: the next writer may go.
@@ -250,11 +251,9 @@ def _writes(statement: str) -> bool:
     return statement.lstrip()[:9].upper().startswith(_WRITES)
 
 
-def _upgrade(dbapi_connection: Any) -> None:
-    """End the deferred read transaction (it wrote nothing) and begin IMMEDIATE in its place."""
-    try:
-        dbapi_connection.execute("COMMIT")
-    except Exception:  # a read still in progress: write in place; SQLite upgrades the lock itself
+def _begin_immediate(dbapi_connection: Any) -> None:
+    """Begin the transaction that holds the writes, with the write lock taken at once."""
+    if dbapi_connection.in_transaction:  # begun by hand (a test's outer transaction): write in it
         return
     dbapi_connection.execute("BEGIN IMMEDIATE")
 

@@ -27,7 +27,7 @@ def _other_process_can_lock(lock_file: str) -> bool:
     return subprocess.run([sys.executable, "-c", code, lock_file], check=False).returncode == 0
 
 
-def test_a_read_transaction_takes_the_write_lock_only_at_its_first_write(tmp_path: Path) -> None:
+def test_a_request_reads_outside_a_transaction_and_takes_the_write_lock_at_its_first_write(tmp_path: Path) -> None:
     engine = _engine(tmp_path / "db.sqlite")
     lock_file = f"{tmp_path / 'db.sqlite'}-writers"
     with engine.begin() as conn:
@@ -37,8 +37,10 @@ def test_a_read_transaction_takes_the_write_lock_only_at_its_first_write(tmp_pat
         with engine.connect() as conn:
             conn.execute(text("SELECT count(*) FROM t")).scalar_one()
             assert _other_process_can_lock(lock_file)  # reading holds nothing
+            assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]  # no BEGIN
             conn.execute(text("INSERT INTO t (v) VALUES (1)"))
             assert not _other_process_can_lock(lock_file)  # the write queued first
+            assert conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]  # and began one
             conn.commit()
         assert _other_process_can_lock(lock_file)  # back in the pool: the next writer may go
     finally:
