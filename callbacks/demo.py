@@ -68,10 +68,14 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+ESCALATED_AFTER = timedelta(minutes=2)  # the overdue sweep runs every FOLLOW_UP_SWEEP_SECONDS
+
+
 class _Writer:
     """Collects rows per table with explicit ids and inserts them in batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
         self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         self.next_id = {name: next_free_id(model.id) for name, model in zip(TABLES, MODELS, strict=True)}
         self.first_id = dict(self.next_id)
@@ -85,7 +89,18 @@ class _Writer:
     def made(self, table: str) -> int:
         return self.next_id[table] - self.first_id[table]
 
+    def _escalated(self, row: dict[str, Any], running: Sequence[Any]) -> None:
+        """督办 as the sweep did then: what is still running past its deadline was escalated a
+        minute or two after it (so a new server does not escalate years of history at once)."""
+        due = row.get("due_at")  # a case waiting for verification has no deadline yet
+        if due is not None and row.get("status") in running and due + ESCALATED_AFTER <= self.now:
+            row.setdefault("escalated_at", due + ESCALATED_AFTER)
+
     def flush(self) -> None:
+        for row in self.rows["callbacks"]:
+            self._escalated(row, (CallbackStatus.PENDING,))
+        for row in self.rows["rectification_cases"]:
+            self._escalated(row, (CaseStatus.OPEN, CaseStatus.SUBMITTED))
         for name, model in zip(TABLES, MODELS, strict=True):
             if self.rows[name]:
                 table = cast(Table, model.__table__)
@@ -104,7 +119,7 @@ class History:
     ) -> None:
         self.rng, self.now = rng, now
         self.agent, self.handler, self.manager = agent, handler, manager
-        self.out = _Writer()
+        self.out = _Writer(now)
         self._deadlines: dict[tuple[date, int], Deadline] = {}
         config = current_app.config
         self.verify_days = int(config["CALLBACK_VERIFY_WORKING_DAYS"])

@@ -2,10 +2,12 @@
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from callbacks import demo
+from callbacks.jobs import overdue_unescalated_callbacks, overdue_unescalated_cases
 from callbacks.models import (
     Callback,
     CallbackAttempt,
@@ -89,6 +91,13 @@ def test_every_bad_review_and_closed_ticket_gets_its_history(runner):
                 assert callback.on_time == (first_try <= callback.due_at)
         if callback.purpose == Purpose.RECTIFICATION_REPORT:
             assert callback.contact_phone  # nobody to call: published on acceptance instead
+    # What was overdue then was escalated then: a new server's sweep finds no history to escalate.
+    waiting: list[Any] = list(db.session.scalars(overdue_unescalated_callbacks()))
+    waiting += list(db.session.scalars(overdue_unescalated_cases()))
+    assert all(item.due_at > now - demo.ESCALATED_AFTER for item in waiting)
+    escalated: list[Any] = list(db.session.scalars(select(Callback).where(Callback.escalated_at.is_not(None))))
+    escalated += db.session.scalars(select(RectificationCase).where(RectificationCase.escalated_at.is_not(None)))
+    assert all(item.due_at < item.escalated_at <= now for item in escalated)
     statuses = dict(db.session.execute(select(Callback.status, func.count()).group_by(Callback.status)).all())
     assert statuses[CallbackStatus.DONE] > statuses.get(CallbackStatus.UNREACHABLE, 0) > 0
     assert statuses[CallbackStatus.PENDING] > 0
