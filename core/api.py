@@ -72,6 +72,21 @@ def make_api(app: Flask) -> HaochaApi:
     return api
 
 
+class QueryArgs(dict[str, str]):
+    """A query string as webargs reads it: each name's first value, and `getlist` for the names
+    a schema takes as lists. werkzeug's MultiDict answers a missing name by building a
+    BadRequestKeyError (an HTTP exception) inside `get`: a schema of ten optional arguments
+    built ten of them per request."""
+
+    def __init__(self, args: Any) -> None:
+        lists = dict(args.lists())
+        super().__init__((name, values[0]) for name, values in lists.items() if values)
+        self.lists = lists
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self.lists.get(name, ()))
+
+
 class GuardedParser(FlaskParser):
     """webargs' parser reading JSON bodies within core.input_guard's limits (depth, numbers)."""
 
@@ -79,6 +94,9 @@ class GuardedParser(FlaskParser):
         if not is_json_request(req):
             return webargs_core.missing
         return input_guard.loads(req.get_data(cache=True))
+
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        return self._makeproxy(QueryArgs(req.args), schema)
 
 
 class GuardedBlueprint(Blueprint):
