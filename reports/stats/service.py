@@ -304,7 +304,8 @@ def group_order(key: Any) -> tuple[bool, str]:
     return key is None, f"{key:012d}" if isinstance(key, int) else str(key)
 
 
-def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
+def _group_rows(sums: Sums, group_by: str) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(key, label, numbers) of each group with ratings, in key order; unknown keys last."""
     buckets: dict[Any, list[int]] = {}
     for raw, numbers in sums.items():
         key = period_key(raw, group_by) if group_by in PERIODS else (raw or None)
@@ -313,15 +314,23 @@ def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
             bucket[i] += n
     buckets = {k: v for k, v in buckets.items() if any(v)}
     names = labels(group_by, [k for k in buckets if k is not None])
-    rules = _rules()
     return [
-        {
-            "key": "" if key is None else str(key),
-            "label": "-" if key is None else names.get(key, ""),
-            **figures(buckets[key], rules),
-        }
+        ("" if key is None else str(key), "-" if key is None else names.get(key, ""), tuple(buckets[key]))
         for key in sorted(buckets, key=group_order)
     ]
+
+
+def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
+    rules = _rules()
+    return [
+        {"key": key, "label": label, **figures(numbers, rules)} for key, label, numbers in _group_rows(sums, group_by)
+    ]
+
+
+@lru_cache(maxsize=65536)
+def _group_json(key: str, label: str, numbers: tuple[int, ...], rules: tuple[Any, ...], style: tuple[Any, ...]) -> str:
+    """One group as JSON text, remembered: after a rating only its own group's text is new."""
+    return str(current_app.json.dumps({"key": key, "label": label, **figures(numbers, rules)}))
 
 
 def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
@@ -352,6 +361,19 @@ def _body(filters: Filters, group_by: str | None, reading: Reading, sums: Sums) 
         "pending_review": reading.pending,
         "groups": _groups(sums, group_by) if group_by else [],
     }
+
+
+_GROUPS_MARK = "@@groups@@"
+
+
+def _body_json(filters: Filters, group_by: str | None, reading: Reading, sums: Sums) -> str:
+    """`_body` as JSON text, the same characters as dumping it, with each group's text reused."""
+    provider = current_app.json
+    style = (getattr(provider, "sort_keys", None), getattr(provider, "ensure_ascii", None))
+    rules = _rules()
+    parts = [_group_json(*row, rules, style) for row in _group_rows(sums, group_by)] if group_by else []
+    head = provider.dumps({**_body(filters, None, reading, sums), "groups": _GROUPS_MARK})
+    return str(head).replace(f'"{_GROUPS_MARK}"', "[" + ", ".join(parts) + "]", 1)
 
 
 def satisfaction(filters: Filters, group_by: str | None = None) -> dict[str, Any]:
@@ -411,7 +433,7 @@ def _answer(filters: Filters, group_by: str | None, question: tuple[Any, ...]) -
         if found is not None:
             return found
     reading, sums = _complete(reading, filters, group_by, pending=True)
-    result = (current_app.json.dumps(_body(filters, group_by, reading, sums)) + "\n").encode()
+    result = (_body_json(filters, group_by, reading, sums) + "\n").encode()
     if reading.token is not None:
         _remember(_answers, _answer_key(reading, question), result)
     return result

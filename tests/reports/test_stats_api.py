@@ -7,6 +7,7 @@ from datetime import timedelta
 import factories as f
 import pytest
 import ratings_factories as rf
+from flask import current_app
 from sqlalchemy import event
 from stats_support import api_figures, every_raw, every_rollup, sql_figures
 
@@ -160,3 +161,21 @@ def test_an_answer_is_kept_while_nothing_changed_and_a_new_rating_shows_at_once(
     with fresh_app.app_context():
         rf.rate(rf.event(department=code), 1)
     assert total()[0] == 2
+
+
+def test_the_json_answer_is_the_dumped_body_character_for_character(demo, ctx):
+    """satisfaction_json splices remembered group texts into the body: the result must be exactly
+    what dumping `satisfaction` gives, for every grouping, before and after a new rating."""
+    today = local_date(utcnow())
+    question = service.Filters(today - timedelta(days=89), today)
+
+    def same() -> bool:
+        return all(
+            service.satisfaction_json(question, group_by)
+            == (current_app.json.dumps(service.satisfaction(question, group_by)) + "\n").encode()
+            for group_by in (None, *GROUP_BY)
+        )
+
+    assert same()
+    rf.rate(rf.event(f.department()), 1)
+    assert same()
