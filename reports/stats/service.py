@@ -178,13 +178,16 @@ def read(filters: Filters, group_by: str | None = None, rollup: bool = True, pen
 
 
 def merge(*parts: Sums) -> Sums:
-    merged: dict[Any, list[int]] = {}
-    for part in parts:
+    """The sums of several readings, key by key (the first is usually the large one: the
+    rollups; the others the few keys of the tail)."""
+    if not parts:
+        return {}
+    merged: dict[Any, tuple[int, ...]] = dict(parts[0])
+    for part in parts[1:]:
         for key, numbers in part.items():
-            bucket = merged.setdefault(key, [0] * len(COUNT_COLUMNS))
-            for i, n in enumerate(numbers):
-                bucket[i] += n
-    return {k: tuple(v) for k, v in merged.items() if any(v)}
+            known = merged.get(key)
+            merged[key] = tuple(numbers) if known is None else tuple(a + b for a, b in zip(known, numbers, strict=True))
+    return {k: v for k, v in merged.items() if any(v)}
 
 
 CACHE_SIZE = 256
@@ -352,7 +355,7 @@ def pending_review(filters: Filters) -> int:
 def _body(filters: Filters, group_by: str | None, reading: Reading, sums: Sums) -> dict[str, Any]:
     # Every rating falls in exactly one group (no key column is NULL), so the groups add up to
     # the totals: one reading serves both.
-    total = merge(*({0: numbers} for numbers in sums.values())).get(0, _ZEROS)
+    total = tuple(map(sum, zip(*sums.values(), strict=True))) if sums else _ZEROS
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
