@@ -7,8 +7,9 @@ from typing import Any, TypeVar
 
 import swagger_ui_bundle
 from flask import Blueprint as FlaskBlueprint
-from flask import Flask, send_from_directory
+from flask import Flask, current_app, send_from_directory
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.wrappers import Response
@@ -97,6 +98,26 @@ class GuardedParser(FlaskParser):
 
     def load_querystring(self, req: Any, schema: Any) -> Any:
         return self._makeproxy(QueryArgs(req.args), schema)
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
+        """As webargs', with the arguments of a query string the process has parsed before
+        remembered (a dashboard asks the same question again and again): loading a query schema
+        depends on the query string alone, and a refused one is never remembered."""
+        if location not in ("query", "querystring") or kwargs.get("validate") or not isinstance(argmap, Schema):
+            return super().parse(argmap, req, location=location, **kwargs)
+        req = req if req is not None else self.get_default_request()
+        key = (id(argmap), id(current_app._get_current_object()), kwargs.get("unknown"), req.query_string)  # type: ignore[attr-defined]
+        found = _parsed_queries.get(key)
+        if found is None:
+            found = super().parse(argmap, req, location=location, **kwargs)
+            if len(_parsed_queries) >= PARSED_QUERIES_KEPT:
+                _parsed_queries.clear()
+            _parsed_queries[key] = found
+        return {name: list(value) if isinstance(value, list) else value for name, value in found.items()}
+
+
+PARSED_QUERIES_KEPT = 1024
+_parsed_queries: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 class GuardedBlueprint(Blueprint):

@@ -138,3 +138,18 @@ def test_csrf_is_enforced_on_pages_but_not_the_token_api(tmp_path):
     response = client.post("/login", data={"username": "x", "password": "y"})
     assert response.status_code == 400
     assert client.post("/api/v1/departments", json={}).status_code == 401  # not a CSRF 400
+
+
+def test_a_query_string_parsed_before_gives_the_same_arguments_and_a_bad_one_is_refused_each_time(client):
+    """core.api remembers the arguments of query strings it has parsed: asking again must answer
+    the same, lists included, and a refused query string is refused again (never remembered)."""
+    agent = f.user(Role.AGENT)
+    url = "/api/v1/tickets?status=accepted&status=dispatched&limit=5"
+    first = client.get(url, headers=f.bearer(agent))
+    again = client.get(url, headers=f.bearer(agent))
+    assert first.status_code == again.status_code == 200 and first.json == again.json
+    for _ in range(2):
+        refused = client.get("/api/v1/tickets?status=nonsense", headers=f.bearer(agent))
+        assert refused.status_code == 422 and "status" in json.dumps(refused.json)
+    for _ in range(2):
+        assert client.get("/api/v1/tickets?limit=0", headers=f.bearer(agent)).status_code == 422
