@@ -607,7 +607,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 ratings and 3 s runs")
     parser.add_argument("--ratings", type=int, help="ratings to load (default 1,000,000)")
     parser.add_argument("--seconds", type=int, help="length of each wrk run (default 10)")
-    parser.add_argument("--tokens", type=int, help="fresh rating tokens to create (default 4,000)")
+    parser.add_argument(
+        "--tokens", type=int, help="fresh rating tokens to create (default 10,000; a run must not use one twice)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile the stats GET with pyinstrument")
     parser.add_argument("--no-lock-waits", dest="lock_waits", action="store_false", help="skip the lock-wait phase")
     parser.add_argument("--lock-tokens", type=int, default=12_000, help="tokens for the 16-writer phase")
@@ -616,7 +618,7 @@ def main() -> None:
     opts = parser.parse_args()
     opts.ratings = opts.ratings if opts.ratings is not None else (10_000 if opts.quick else 1_000_000)
     opts.seconds = opts.seconds or (3 if opts.quick else 10)
-    opts.tokens = opts.tokens or (1_500 if opts.quick else 4_000)
+    opts.tokens = opts.tokens or (3_000 if opts.quick else 10_000)
     if shutil.which("wrk") is None and os.geteuid() == 0:
         print("wrk is missing: installing Debian's wrk", flush=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
