@@ -226,7 +226,10 @@ def data_version() -> tuple[int, int, int] | None:
     connection; None where there is none (PostgreSQL). On SQLite it is the connection's identity,
     `PRAGMA data_version` (which moves when another connection commits) and the rows this
     connection changed itself (`total_changes`, which data_version does not see). It costs no
-    table read: an answer computed under the same value is still exact."""
+    table read: an answer computed under the same value is still exact.
+
+    None inside a transaction too: its reads may see its own writes, which a rollback takes back
+    without moving the value, or a snapshot older than the value (a job's, a test's)."""
     return connection_version(db.session.connection())
 
 
@@ -234,10 +237,12 @@ def connection_version(connection: Connection) -> tuple[int, int, int] | None:
     """`data_version` of one connection."""
     if connection.dialect.name != "sqlite":
         return None
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        return None
     info = connection.info
     if _CONNECTION_ID not in info:
         info[_CONNECTION_ID] = next(_connection_ids)
-    dbapi_connection: Any = connection.connection.dbapi_connection
     version = dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
     return info[_CONNECTION_ID], int(version), int(dbapi_connection.total_changes)
 
