@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import g
+from flask_login import current_user
 from marshmallow import Schema, fields, validate, validates_schema
 
 from core.auth import current_staff
@@ -28,11 +29,14 @@ EXCERPT = 120
 
 
 def _viewer() -> User | None:
-    """The reader the answer is written for, found once per request (a ticket's answer asks a
-    dozen times, a page of fifty tickets hundreds)."""
-    if "hotline_viewer" not in g:
-        g.hotline_viewer = current_staff()
-    viewer: User | None = g.hotline_viewer
+    """The reader the answer is written for, worked out once per signed-in user and request (a
+    ticket's answer asks a dozen times, a page of fifty tickets hundreds); a sign-in or sign-out
+    within the request is a new reader."""
+    user = current_user._get_current_object()
+    known = g.get("hotline_viewer")
+    if known is None or known[0] is not user:
+        known = g.hotline_viewer = (user, current_staff())
+    viewer: User | None = known[1]
     return viewer
 
 

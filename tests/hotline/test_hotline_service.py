@@ -291,3 +291,21 @@ def test_caller_view_by_role(database):
     assert service.caller_view(ticket, assisting, detail=True) == service.CallerView("李**", "139****5678", False)
     assert service.caller_view(secret, handler, detail=True) == service.CallerView(None, None, True)
     assert service.caller_view(secret, agent, detail=True).phone == "13700001111"
+
+
+def test_a_ticket_answer_is_written_for_whoever_is_signed_in_now(app, database):
+    """The answer's reader is worked out once per request, but a sign-in within the request is a
+    new reader: a confidential caller shown to an agent is not then shown to a handler."""
+    from flask_login import login_user
+
+    from hotline.schemas import TicketOut
+
+    dept = f.department()
+    secret = hf.ticket(dept=dept, confidential=True, caller_name="王五", caller_phone="13700001111")
+    agent, handler = f.user(Role.AGENT), hf.handler_of(dept)
+    with app.test_request_context("/tickets"):
+        login_user(agent)
+        assert TicketOut().dump(secret)["caller_phone"] == "13700001111"
+        login_user(handler)
+        shown = TicketOut().dump(secret)
+        assert shown["caller_phone"] is None and shown["caller_hidden"] is True
