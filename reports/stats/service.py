@@ -323,17 +323,19 @@ def _group_rows(sums: Sums, group_by: str) -> list[tuple[str, str, tuple[int, ..
     ]
 
 
+def _group(key: str, label: str, numbers: tuple[int, ...], rules: tuple[Any, ...]) -> dict[str, Any]:
+    return {"key": key, "label": label, **figures(numbers, rules)}
+
+
 def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
     rules = _rules()
-    return [
-        {"key": key, "label": label, **figures(numbers, rules)} for key, label, numbers in _group_rows(sums, group_by)
-    ]
+    return [_group(*row, rules) for row in _group_rows(sums, group_by)]
 
 
 @lru_cache(maxsize=65536)
 def _group_json(key: str, label: str, numbers: tuple[int, ...], rules: tuple[Any, ...], style: tuple[Any, ...]) -> str:
     """One group as JSON text, remembered: after a rating only its own group's text is new."""
-    return str(current_app.json.dumps({"key": key, "label": label, **figures(numbers, rules)}))
+    return str(current_app.json.dumps(_group(key, label, numbers, rules)))
 
 
 def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
