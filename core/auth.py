@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, or_, select
 from core.db import db, utcnow
 from core.errors import Forbidden, NotFound
 from core.models import ApiToken, Role, StaffSession, User
+from core.principal import PreparedLookup, principal_select, staff_member
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,15 +38,24 @@ login_manager.session_protection = None  # the server-side session row is the pr
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# A bearer token resolved in one statement, built once (its compiled form is cached): the usable
-# token's id and its active user (with the user's department, joined as the model says).
-_BEARER = (
-    select(User, ApiToken.id)
+# The credentials, each resolved with its active user in one prepared statement (core.principal).
+_BEARER = PreparedLookup(
+    principal_select(ApiToken.id)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
         ApiToken.token_hash == bindparam("digest"),
         ApiToken.revoked_at.is_(None),
         or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+        User.active.is_(True),
+    )
+)
+_SESSION = PreparedLookup(
+    principal_select(StaffSession.id)
+    .join(StaffSession, StaffSession.user_id == User.id)
+    .where(
+        StaffSession.token_hash == bindparam("digest"),
+        StaffSession.revoked_at.is_(None),
+        StaffSession.expires_at > bindparam("now"),
         User.active.is_(True),
     )
 )
@@ -128,12 +138,10 @@ def issue_api_token(user: User, name: str = "", expires_days: int | None = None)
 
 @login_manager.user_loader
 def _load_from_session(token: str) -> User | None:
-    row = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    row = _SESSION.first(digest=token_digest(token), now=utcnow())
+    if row is None:
         return None
-    user = row.user
-    if not user.active:
-        return None
+    user, _ = staff_member(row)
     user.session_token = token
     return user
 
@@ -144,10 +152,10 @@ def _load_from_bearer(req: Any) -> User | None:
     if not header.startswith("Bearer "):
         return None
     token = header[len("Bearer ") :].strip()
-    row = db.session.execute(_BEARER, {"digest": token_digest(token), "now": utcnow()}).first()
+    row = _BEARER.first(digest=token_digest(token), now=utcnow())
     if row is None:
         return None
-    user, token_id = row
+    user, (token_id,) = staff_member(row)
     user.via_token = True
     g.api_token_id = token_id
     return user

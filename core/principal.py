@@ -1,0 +1,149 @@
+"""The staff member behind a credential (a bearer token, a session cookie), found by one statement.
+
+Every authenticated request pays for this, so it is kept lean. The statement (the credential's row
+joined to its active user, the user's department and that department's region) is rendered once
+per dialect and run on the request connection's own DBAPI cursor, where the driver keeps it
+prepared (sqlite3's statement cache; psycopg prepares a statement it has run a few times). The
+columns come back through their types' result processors, exactly as a query would return them.
+
+The row then becomes the User (with its Department and Region) without the ORM's loading
+machinery: each column is set as a loaded value (`set_committed_value`) and the objects join the
+session's identity map as if a query had loaded them. Relationships, lazy loads (of the columns
+left out, such as the password hash), flushes and expiry behave as usual. An object the session
+already holds is used as it is.
+
+A driver error is not handled here: the same statement is run again through SQLAlchemy, which
+raises its own error and, for a lost connection, invalidates the pool as for any statement.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, inspect, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from core.db import db
+from core.models import Department, Region, User
+
+M = TypeVar("M")
+
+# What a request needs of its staff member; the rest (password hash, creation times) loads on use.
+USER_COLUMNS = ("id", "username", "display_name", "role", "department_id", "locale", "active")
+DEPARTMENT_COLUMNS = ("id", "code", "name", "name_en", "region_code", "parent_id", "active")
+REGION_COLUMNS = ("code", "name", "name_en")
+_WIDTHS = (len(USER_COLUMNS), len(DEPARTMENT_COLUMNS), len(REGION_COLUMNS))
+
+Processor = Callable[[Any], Any] | None
+
+
+def principal_select(*extra: ColumnElement[Any] | InstrumentedAttribute[Any]) -> Select[Any]:
+    """SELECT the staff member's columns (user, department, region) and then `extra`, from users
+    outer-joined to their department and its region; the caller joins its credential and filters."""
+    return (
+        select(
+            *(User.__table__.c[name] for name in USER_COLUMNS),
+            *(Department.__table__.c[name] for name in DEPARTMENT_COLUMNS),
+            *(Region.__table__.c[name] for name in REGION_COLUMNS),
+            *extra,
+        )
+        .select_from(User)
+        .outerjoin(Department, Department.id == User.department_id)
+        .outerjoin(Region, Region.code == Department.region_code)
+    )
+
+
+class _Rendered:
+    """One statement in one dialect: its SQL text, how its parameters are passed and processed,
+    and each result column's processor."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.compiled = compiled
+        self.sql = compiled.string
+        self.positions: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.binds: dict[str, Processor] = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
+        }
+        self.results: list[Processor] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        ]
+
+    def arguments(self, params: dict[str, Any]) -> Any:
+        values = self.compiled.construct_params(params)
+        for name, value in values.items():
+            process = self.binds.get(name)
+            if process is not None and value is not None:
+                values[name] = process(value)
+        if self.positions is not None:
+            return tuple(values[name] for name in self.positions)
+        return values
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None or value is None else process(value)
+            for process, value in zip(self.results, raw, strict=True)
+        )
+
+
+class PreparedLookup:
+    """A one-row SELECT rendered once per dialect and run on the request connection's cursor."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._rendered: dict[str, _Rendered] = {}
+
+    def first(self, **params: Any) -> tuple[Any, ...] | None:
+        connection = db.session.connection()
+        dialect = connection.dialect
+        rendered = self._rendered.get(dialect.name)
+        if rendered is None:
+            rendered = self._rendered[dialect.name] = _Rendered(self.statement, dialect)
+        try:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(rendered.sql, rendered.arguments(params))
+                raw = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error:
+            # Through SQLAlchemy once more: it raises its own error and handles a disconnect.
+            again = connection.execute(self.statement, params).first()
+            return None if again is None else tuple(again)
+        return None if raw is None else rendered.row(raw)
+
+
+def _persistent(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:
+    """The persistent `model` object with these column values, as if a query had loaded it: the
+    one the session holds already, or a new one entered in its identity map."""
+    session = db.session()
+    mapper = inspect(model)
+    loaded = dict(zip(columns, values, strict=True))
+    key = mapper.identity_key_from_primary_key(tuple(loaded[column.key] for column in mapper.primary_key))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held
+    obj = model()
+    for name, value in loaded.items():
+        set_committed_value(obj, name, value)
+    for name, value in related.items():
+        set_committed_value(obj, name, value)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def staff_member(row: tuple[Any, ...]) -> tuple[User, tuple[Any, ...]]:
+    """The User of a `principal_select` row (with its department and region), and the row's extra
+    columns."""
+    users, departments, regions = _WIDTHS
+    user_values = row[:users]
+    department_values = row[users : users + departments]
+    region_values = row[users + departments : users + departments + regions]
+    department = None
+    if department_values[0] is not None:
+        region = _persistent(Region, REGION_COLUMNS, region_values)
+        department = _persistent(Department, DEPARTMENT_COLUMNS, department_values, region=region)
+    user = _persistent(User, USER_COLUMNS, user_values, department=department)
+    return user, row[users + departments + regions :]

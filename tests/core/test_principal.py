@@ -1,0 +1,131 @@
+"""The staff member behind a credential, built from one prepared statement's row (core.principal)."""
+
+from typing import Any
+
+import factories as f
+import pytest
+from flask import request
+from sqlalchemy import event, inspect
+from sqlalchemy.exc import DBAPIError
+
+from core.auth import _BEARER, _load_from_bearer, token_digest
+from core.db import db, utcnow
+from core.models import Department, Region, Role, User
+from core.principal import PreparedLookup
+
+
+def _statements(app: Any) -> list[str]:
+    """Statements SQLAlchemy runs from now on (the lookup's own cursor is not among them)."""
+    seen: list[str] = []
+
+    @event.listens_for(db.session.connection(), "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    return seen
+
+
+def _fresh_handler() -> tuple[dict[str, str], int, int]:
+    department = f.department(region="460100")
+    staff = f.user(Role.HANDLER, department)
+    headers = f.bearer(staff)
+    ids = staff.id, department.id
+    db.session.expunge_all()  # as a new request's session: nothing held
+    return headers, *ids
+
+
+def test_a_bearer_token_gives_a_persistent_user_with_department_and_region(app, database):
+    headers, user_id, department_id = _fresh_handler()
+    with app.test_request_context("/api/v1/me", headers=headers):
+        seen = _statements(app)
+        user = _load_from_bearer(request)
+        assert user is not None and user.id == user_id and user.via_token
+        assert user.role is Role.HANDLER and user.active is True
+        assert user.department is not None and user.department.id == department_id
+        assert user.department.region.code == "460100" and user.department.region.name
+        assert seen == []  # department and region came with the row: no lazy load
+        state = inspect(user)
+        assert state.persistent and not state.modified
+        assert db.session.get(User, user_id) is user
+        assert db.session.get(Department, department_id) is user.department
+        assert db.session.get(Region, "460100") is user.department.region
+        assert not (db.session.new or db.session.dirty)
+        # A column left out of the statement loads on first use, as an expired one does.
+        assert user.password_hash.startswith("$argon2id$")
+        assert len(seen) == 1 and "password_hash" in seen[0]
+
+
+def test_the_built_user_is_tracked_like_a_loaded_one(app, database):
+    headers, user_id, _ = _fresh_handler()
+    with app.test_request_context("/api/v1/me", headers=headers):
+        user = _load_from_bearer(request)
+        assert user is not None
+        user.display_name = "王主任"
+        assert user in db.session.dirty
+        db.session.flush()
+        db.session.expunge_all()
+        assert db.session.get(User, user_id).display_name == "王主任"
+
+
+def test_a_user_the_session_already_holds_is_used_as_it_is(app, database):
+    staff = f.user(Role.MANAGER)
+    headers = f.bearer(staff)
+    with app.test_request_context("/api/v1/me", headers=headers):
+        assert _load_from_bearer(request) is staff
+
+
+def test_a_user_without_department_and_refused_tokens(app, database):
+    staff = f.user(Role.MANAGER)
+    headers = f.bearer(staff)
+    db.session.expunge_all()
+    with app.test_request_context("/api/v1/me", headers=headers):
+        user = _load_from_bearer(request)
+        assert user is not None and user.department is None and user.role is Role.MANAGER
+    with app.test_request_context("/api/v1/me", headers={"Authorization": "Bearer not-a-token"}):
+        assert _load_from_bearer(request) is None
+
+
+@pytest.mark.parametrize("change", ["revoked", "expired", "inactive"])
+def test_the_statement_refuses_what_it_must(app, database, change):
+    staff = f.user(Role.AGENT)
+    headers = f.bearer(staff)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    row = staff_token(token)
+    if change == "revoked":
+        row.revoked_at = utcnow()
+    elif change == "expired":
+        row.expires_at = utcnow()
+    else:
+        staff.active = False
+    db.session.flush()
+    assert _BEARER.first(digest=token_digest(token), now=utcnow()) is None
+
+
+def staff_token(token: str) -> Any:
+    from core.models import ApiToken
+
+    return db.session.query(ApiToken).filter_by(token_hash=token_digest(token)).one()
+
+
+def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
+    """The raw cursor's failure is not swallowed or guessed at: SQLAlchemy runs the statement and
+    answers (or raises its own error, and handles a lost connection)."""
+    staff = f.user(Role.AGENT)
+    headers = f.bearer(staff)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    staff_id = staff.id
+    lookup = PreparedLookup(_BEARER.statement)
+    with app.test_request_context():
+        assert lookup.first(digest=token_digest(token), now=utcnow()) is not None
+        rendered = next(iter(lookup._rendered.values()))
+        rendered.sql = "SELECT no_such_column FROM api_tokens"
+        seen = _statements(app)
+        if db.session.connection().dialect.name == "postgresql":
+            # The test's transaction is aborted by the failed statement (a request reads in
+            # autocommit, where it is not): SQLAlchemy's own error comes out, not psycopg's.
+            with pytest.raises(DBAPIError):
+                lookup.first(digest=token_digest(token), now=utcnow())
+        else:
+            row = lookup.first(digest=token_digest(token), now=utcnow())
+            assert row is not None and row[0] == staff_id
+        assert len(seen) == 1 and "api_tokens" in seen[0]
