@@ -139,3 +139,25 @@ def test_disabled_user_session_stops_working(client):
     staff.active = False
     db.session.flush()
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_request_without_session_cookie_builds_no_session_signer(app, client, monkeypatch):
+    """The cookie session is opened (and its signer built) only for requests that carry one; a
+    bearer call gets no cookie, and signing in still sets one."""
+    staff = f.user(Role.MANAGER)
+    headers = f.bearer(staff)
+    interface = app.session_interface
+    original = interface.get_signing_serializer
+    calls: list[str] = []
+
+    def counted(application):
+        calls.append("signer")
+        return original(application)
+
+    monkeypatch.setattr(interface, "get_signing_serializer", counted)
+    answer = client.get("/api/v1/me", headers=headers)
+    assert answer.status_code == 200 and calls == []
+    assert "Set-Cookie" not in answer.headers and "Cookie" in answer.headers.get("Vary", "")
+    assert f.login(client, staff).status_code == 302 and calls
+    assert client.get_cookie("session") is not None
+    assert client.get("/api/v1/me").json["username"] == staff.username
