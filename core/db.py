@@ -30,6 +30,7 @@ from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -221,24 +222,33 @@ _CONNECTION_ID = "haocha_connection_id"
 _connection_ids = itertools.count(1)
 
 
-def data_version() -> tuple[int, int, int] | None:
+def data_version() -> tuple[Any, ...] | None:
     """A value that changes whenever the database may have changed, as seen by this request's
-    connection; None where there is none (PostgreSQL). On SQLite it is the connection's identity,
-    `PRAGMA data_version` (which moves when another connection commits) and the rows this
-    connection changed itself (`total_changes`, which data_version does not see). It costs no
-    table read: an answer computed under the same value is still exact.
+    connection; None where there is none. It costs no table read: an answer computed after
+    reading the value is still exact while the value stands.
 
-    None inside a transaction too: its reads may see its own writes, which a rollback takes back
+    - SQLite: the connection's identity, `PRAGMA data_version` (which moves when another
+      connection commits) and the rows this connection changed itself (`total_changes`, which
+      data_version does not see).
+    - PostgreSQL: the current snapshot (`pg_current_snapshot()`: the oldest transaction still
+      running, the next one to be assigned and those in progress between). Any transaction that
+      writes and ends, committed or rolled back, changes it; while it stands, every statement
+      sees the same rows.
+
+    None inside a transaction: its reads may see its own writes, which a rollback takes back
     without moving the value, or a snapshot older than the value (a job's, a test's)."""
     return connection_version(db.session.connection())
 
 
-def connection_version(connection: Connection) -> tuple[int, int, int] | None:
+def connection_version(connection: Connection) -> tuple[Any, ...] | None:
     """`data_version` of one connection."""
-    if connection.dialect.name != "sqlite":
-        return None
     dbapi_connection: Any = connection.connection.dbapi_connection
-    if dbapi_connection.in_transaction:
+    name = connection.dialect.name
+    if name == "postgresql":
+        if not dbapi_connection.autocommit or dbapi_connection.info.transaction_status != TransactionStatus.IDLE:
+            return None
+        return ("pg", dbapi_connection.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
+    if name != "sqlite" or dbapi_connection.in_transaction:
         return None
     info = connection.info
     if _CONNECTION_ID not in info:

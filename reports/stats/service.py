@@ -414,7 +414,7 @@ def satisfaction_json(filters: Filters, group_by: str | None = None) -> bytes:
     figures are made of: the watermark token (the rollups) and the tail's own sums for these
     filters, and the held ratings; so a rating elsewhere (another department, another day)
     leaves the answer cached, and a fold, a void or a move here is seen by the next request.
-    On SQLite, while the database has not changed at all since an answer was made
+    While the database has not changed at all since an answer was made
     (core.db.data_version), that answer is served without reading anything.
     One small cache per process; nothing lives only here."""
     question = _question(filters, group_by)

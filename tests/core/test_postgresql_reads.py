@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from tests_support import postgres_scratch_database
 
-from core.db import _writes_or_locks, configure_postgresql, ping_idle_connections, set_write_intent
+from core.db import (
+    _writes_or_locks,
+    configure_postgresql,
+    connection_version,
+    ping_idle_connections,
+    set_write_intent,
+)
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
 
@@ -102,3 +108,33 @@ def test_an_idle_connection_whose_server_end_died_is_replaced_before_use(engine:
         admin.execute("SELECT pg_terminate_backend(%s)", (first,))
     with engine.connect() as conn:  # the ping finds `first` dead: the pool connects anew
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+
+
+def test_the_data_version_is_the_snapshot_and_moves_with_any_ended_writer(engine: Engine, reading: None) -> None:
+    """core.db.data_version on PostgreSQL: pg_current_snapshot, read outside a transaction only.
+    It stands while nothing is written, and moves when another connection's writing transaction
+    ends, committed or rolled back, including one that began before the value was read."""
+    with engine.connect() as reader, engine.connect() as writer:
+        reader.execute(text("SELECT 1"))  # begins reading (a request's session does so at once)
+        first = connection_version(reader)
+        assert first is not None
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+        assert connection_version(reader) == first  # reading changes nothing
+        writer.execute(text("INSERT INTO t (v) VALUES (2)"))  # begins a transaction, not ended yet
+        running = connection_version(reader)
+        assert running is not None
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+        writer.commit()
+        committed = connection_version(reader)
+        assert committed not in (first, running)
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+        writer.execute(text("INSERT INTO t (v) VALUES (3)"))
+        writer.rollback()
+        assert connection_version(reader) != committed  # a rolled-back writer moves it too
+        reader.execute(text("UPDATE t SET v = 5 WHERE id = 1"))
+        assert connection_version(reader) is None  # its own transaction: no value
+        reader.rollback()
+    set_write_intent(True)
+    with engine.connect() as job:
+        job.execute(text("SELECT 1"))
+        assert connection_version(job) is None  # a job's (or a test's) transaction: none either
