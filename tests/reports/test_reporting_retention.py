@@ -3,6 +3,7 @@ job_runs keeps a few days of ticks, both stay bounded over a simulated month (ac
 delivery lag is a figure in /healthz, /metrics and the page, and a logged warning past a threshold."""
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import factories as f
@@ -144,7 +145,8 @@ def test_the_delivery_job_warns_past_the_lag_threshold(database, app, monkeypatc
     monkeypatch.setattr(delivery, "TICK_BUDGET_SECONDS", 0.3)
     row = service.enqueue("rating", "event", 1, {})
     with caplog.at_level(logging.WARNING, logger="haocha.reporting"):
-        assert jobs.deliver_reports().endswith("lag 0s")
+        fresh = re.search(r"lag (\d+)s$", jobs.deliver_reports())
+        assert fresh is not None and int(fresh.group(1)) < 300  # a second or two on a busy machine
         assert not [r for r in caplog.records if "behind" in r.getMessage()]
         db.session.execute(
             update(OutboxRow)
