@@ -129,3 +129,23 @@ def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
             row = lookup.first(digest=token_digest(token), now=utcnow())
             assert row is not None and row[0] == staff_id
         assert len(seen) == 1 and "api_tokens" in seen[0]
+
+
+def test_a_staff_session_is_refused_once_expired_or_revoked(app, database):
+    from datetime import timedelta
+
+    from core.auth import _SESSION
+    from core.models import StaffSession
+
+    staff = f.user(Role.AGENT)
+    token = "a-session-token"
+    row = StaffSession(token_hash=token_digest(token), user_id=staff.id, expires_at=utcnow() + timedelta(minutes=1))
+    db.session.add(row)
+    db.session.flush()
+    with app.test_request_context():
+        found = _SESSION.first(digest=token_digest(token), now=utcnow())
+        assert found is not None and found[0] == staff.id
+        assert _SESSION.first(digest=token_digest(token), now=utcnow() + timedelta(minutes=2)) is None
+        row.revoked_at = utcnow()
+        db.session.flush()
+        assert _SESSION.first(digest=token_digest(token), now=utcnow()) is None
