@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 
 from core.db import db, utcnow
 from core.errors import Forbidden, NotFound
@@ -39,27 +39,19 @@ login_manager.session_protection = None  # the server-side session row is the pr
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# The credentials, each resolved with its active user in one prepared statement (core.principal).
-_BEARER = PreparedLookup(
-    principal_select(ApiToken.id)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(
-        ApiToken.token_hash == bindparam("digest"),
-        ApiToken.revoked_at.is_(None),
-        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
-        User.active.is_(True),
+
+def _credential(model: type[ApiToken] | type[StaffSession], unexpired: ColumnElement[bool]) -> PreparedLookup:
+    """A credential found by the hash of its secret, with its active user, while not revoked and
+    `unexpired`: one prepared statement (core.principal)."""
+    return PreparedLookup(
+        principal_select(model.id)
+        .join(model, model.user_id == User.id)
+        .where(model.token_hash == bindparam("digest"), model.revoked_at.is_(None), unexpired, User.active.is_(True))
     )
-)
-_SESSION = PreparedLookup(
-    principal_select(StaffSession.id)
-    .join(StaffSession, StaffSession.user_id == User.id)
-    .where(
-        StaffSession.token_hash == bindparam("digest"),
-        StaffSession.revoked_at.is_(None),
-        StaffSession.expires_at > bindparam("now"),
-        User.active.is_(True),
-    )
-)
+
+
+_BEARER = _credential(ApiToken, or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")))
+_SESSION = _credential(StaffSession, StaffSession.expires_at > bindparam("now"))
 
 
 def token_digest(token: str) -> str:
