@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from ratings.models import Rating
 
 
-def on_rating_recorded(_sender: Any, rating: "Rating", **_kw: Any) -> None:
+def on_rating_recorded(_sender: Any, rating: "Rating", stored_now: bool = False, **_kw: Any) -> None:
     if rating.assess_number == 1 and (rating.is_bad_review or rating.hidden_bad):
-        service.schedule_verification(rating)
+        service.schedule_verification(rating, first=stored_now)
 
 
 def on_ticket_closed(_sender: Any, ticket: "Ticket", **_kw: Any) -> None:

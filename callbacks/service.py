@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from callbacks.models import (
     AttemptResult,
@@ -72,14 +72,23 @@ def _new_callback(
     return callback
 
 
-def schedule_verification(rating: "Rating", *, now: datetime | None = None) -> Callback | RectificationCase:
+_VERIFICATION_OF = select(Callback).where(
+    Callback.purpose == Purpose.VERIFY_BAD_REVIEW, Callback.rating_id == bindparam("rating_id")
+)
+
+
+def schedule_verification(
+    rating: "Rating", *, now: datetime | None = None, first: bool = False
+) -> Callback | RectificationCase:
     """A bad (or hidden-bad) review: a verification callback due by the end of the next working
-    day; without a phone to call, straight to the department as a case to verify."""
-    existing = db.session.scalar(
-        select(Callback).where(Callback.purpose == Purpose.VERIFY_BAD_REVIEW, Callback.rating_id == rating.id)
-    )
-    if existing is not None:
-        return existing
+    day; without a phone to call, straight to the department as a case to verify.
+
+    `first`: the rating was stored in this transaction, so nothing is scheduled for it yet and
+    the lookup (a read, and a flush, inside the rating's write transaction) is skipped."""
+    if not first:
+        existing = db.session.scalar(_VERIFICATION_OF, {"rating_id": rating.id})
+        if existing is not None:
+            return existing
     if not rating.contact_phone and rating.department_id is not None:
         # Nothing verified yet.
         return open_case(rating, CaseStatus.TO_VERIFY, actor=None, note="", now=now or utcnow())

@@ -5,7 +5,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the app; kwargs: rating=<ratings.models.Rating>
+# sender: the app; kwargs: rating=<ratings.models.Rating>, stored_now=<bool: the rating's row was
+# inserted in this transaction, so nothing refers to it yet (a held rating confirmed later: False)>
 rating_recorded = _signals.signal("rating-recorded")
 # sender: the app; kwargs: ticket=<hotline.models.Ticket>
 ticket_closed = _signals.signal("ticket-closed")

@@ -301,7 +301,7 @@ def record_rating(
         "rating.held" if held else "rating.recorded", recorded_by, detail, event_id=event.id, rating_id=rating.id
     )
     if not held:
-        rating_recorded.send(current_app._get_current_object(), rating=rating)  # type: ignore[attr-defined]
+        rating_recorded.send(current_app._get_current_object(), rating=rating, stored_now=True)  # type: ignore[attr-defined]
     return rating
 
 

@@ -167,7 +167,7 @@ def confirm(rating: Rating, manager: User, note: str = "", *, now: datetime | No
     rating.status = RatingStatus.VALID
     _audit("review.confirmed", rating, manager, note.strip())
     db.session.flush()
-    rating_recorded.send(current_app._get_current_object(), rating=rating)  # type: ignore[attr-defined]
+    rating_recorded.send(current_app._get_current_object(), rating=rating, stored_now=False)  # type: ignore[attr-defined]
     return rating
 
 

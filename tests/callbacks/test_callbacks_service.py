@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import factories as f
 import pytest
 from callbacks_support import bad_rating, shanghai, staff
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callbacks import jobs, service
 from callbacks.models import AttemptResult, Callback, CallbackStatus, CaseStatus, Purpose, RectificationCase
@@ -269,3 +269,28 @@ def test_steps_happen_at_the_moment_they_are_given(database):
     service.accept_case(case, people["manager"], now=late)
     assert case.accepted_at == late and case.accepted_on_time is False
     assert case.status == CaseStatus.PUBLISHED and case.published_at == late  # nobody to call back
+
+
+def test_a_new_bad_review_schedules_without_a_lookup_and_a_confirmed_one_with_one(database):
+    """A rating stored in this transaction cannot have a callback yet: its listener inserts one
+    without reading callbacks (inside the write transaction). Scheduling again for a stored rating
+    (a held one confirmed later) looks first, so it never makes a second."""
+    from sqlalchemy import event
+
+    dept = f.department()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        rating = bad_rating(dept)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    callback = _verify_callback(rating)
+    assert callback is not None
+    assert any(s.lstrip().startswith("INSERT INTO callbacks") for s in statements)
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM callbacks" in s]
+    assert service.schedule_verification(rating) is callback
+    assert db.session.scalar(select(func.count()).select_from(Callback).where(Callback.rating_id == rating.id)) == 1
