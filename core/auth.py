@@ -20,8 +20,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, Request, Response, current_app, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import ColumnElement, bindparam, or_, select
 
@@ -232,20 +232,13 @@ def get_visible(model: type[T], ident: Any, user: User | None, what: str) -> T:
 
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, which builds its signing serializer only for a request that
-    brings a session cookie or leaves something in the session: an API call with a bearer token,
-    or a citizen's rating, does not pay for it."""
+    brings a session cookie (saving builds it only for a session with something in it): an API
+    call with a bearer token, or a citizen's rating, does not pay for it."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not session and not session.modified:  # nothing to set and nothing to delete
-            if session.accessed:
-                response.vary.add("Cookie")
-            return
-        super().save_session(app, session, response)
 
 
 def init_auth(app: Flask) -> None:

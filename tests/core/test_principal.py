@@ -1,5 +1,6 @@
 """The staff member behind a credential, built from one prepared statement's row (core.principal)."""
 
+from datetime import timedelta
 from typing import Any
 
 import factories as f
@@ -8,13 +9,13 @@ from flask import request
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import DBAPIError
 
-from core.auth import _BEARER, _load_from_bearer, token_digest
+from core.auth import _BEARER, _SESSION, _load_from_bearer, token_digest
 from core.db import db, utcnow
-from core.models import Department, Region, Role, User
+from core.models import ApiToken, Department, Region, Role, StaffSession, User
 from core.principal import PreparedLookup
 
 
-def _statements(app: Any) -> list[str]:
+def _statements() -> list[str]:
     """Statements SQLAlchemy runs from now on (the lookup's own cursor is not among them)."""
     seen: list[str] = []
 
@@ -37,7 +38,7 @@ def _fresh_handler() -> tuple[dict[str, str], int, int]:
 def test_a_bearer_token_gives_a_persistent_user_with_department_and_region(app, database):
     headers, user_id, department_id = _fresh_handler()
     with app.test_request_context("/api/v1/me", headers=headers):
-        seen = _statements(app)
+        seen = _statements()
         user = _load_from_bearer(request)
         assert user is not None and user.id == user_id and user.via_token
         assert user.role is Role.HANDLER and user.active is True
@@ -90,7 +91,7 @@ def test_the_statement_refuses_what_it_must(app, database, change):
     staff = f.user(Role.AGENT)
     headers = f.bearer(staff)
     token = headers["Authorization"].removeprefix("Bearer ")
-    row = staff_token(token)
+    row = db.session.query(ApiToken).filter_by(token_hash=token_digest(token)).one()
     if change == "revoked":
         row.revoked_at = utcnow()
     elif change == "expired":
@@ -99,12 +100,6 @@ def test_the_statement_refuses_what_it_must(app, database, change):
         staff.active = False
     db.session.flush()
     assert _BEARER.first(digest=token_digest(token), now=utcnow()) is None
-
-
-def staff_token(token: str) -> Any:
-    from core.models import ApiToken
-
-    return db.session.query(ApiToken).filter_by(token_hash=token_digest(token)).one()
 
 
 def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
@@ -119,7 +114,7 @@ def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
         assert lookup.first(digest=token_digest(token), now=utcnow()) is not None
         rendered = next(iter(lookup._rendered.values()))
         rendered.sql = "SELECT no_such_column FROM api_tokens"
-        seen = _statements(app)
+        seen = _statements()
         if db.session.connection().dialect.name == "postgresql":
             # The test's transaction is aborted by the failed statement (a request reads in
             # autocommit, where it is not): SQLAlchemy's own error comes out, not psycopg's.
@@ -132,11 +127,6 @@ def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
 
 
 def test_a_staff_session_is_refused_once_expired_or_revoked(app, database):
-    from datetime import timedelta
-
-    from core.auth import _SESSION
-    from core.models import StaffSession
-
     staff = f.user(Role.AGENT)
     token = "a-session-token"
     row = StaffSession(token_hash=token_digest(token), user_id=staff.id, expires_at=utcnow() + timedelta(minutes=1))
