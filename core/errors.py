@@ -10,7 +10,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, got_request_exception, render_template, request
 from flask.globals import request_ctx
 from markupsafe import escape
 from sqlalchemy.exc import DataError, OperationalError
@@ -150,6 +150,9 @@ def handle_out_of_range(error: Exception) -> Any:
 def handle_unexpected(error: Exception) -> Any:
     _rollback()
     log.exception("unhandled error request_id=%s", getattr(g, "request_id", "-"))
+    # Flask sends this only for exceptions no handler takes; this handler takes them all, so it
+    # tells the listeners (the request metrics, an error tracker) itself.
+    got_request_exception.send(current_app._get_current_object(), exception=error)  # type: ignore[attr-defined]
     if isinstance(error, OperationalError):
         return _respond(503, "The database is unavailable; please try again shortly.")
     return _respond(500, "Something went wrong on our side; the error has been logged.")

@@ -92,9 +92,14 @@ def _start() -> None:
     g.started = time.perf_counter()
 
 
+def request_seconds() -> float:
+    """How long this request has taken so far (from its first before_request hook)."""
+    return time.perf_counter() - g.get("started", time.perf_counter())
+
+
 def _finish(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
-    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    duration_ms = request_seconds() * 1000
     request_log.info(
         "request",
         extra={
