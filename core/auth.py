@@ -36,6 +36,9 @@ R = TypeVar("R")
 login_manager = LoginManager()
 login_manager.login_view = "core_pages.login"
 login_manager.session_protection = None  # the server-side session row is the protection
+# With protection off Flask-Login never compares its identifier (a hash of the caller's address
+# and user agent), yet computes it for every request and stores it in the cookie at sign-in.
+login_manager._session_identifier_generator = str
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, inspect, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from core.db import db
 from core.models import Department, Region, User
@@ -115,23 +115,30 @@ class PreparedLookup:
 
 
 def _persistent(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:
-    """The persistent `model` object with these column values, as if a query had loaded it: the
-    one the session holds already, or a new one entered in its identity map."""
-    session = db.session()
-    mapper = inspect(model)
+    """The `model` object with these column values, as if a query had loaded it: the one the
+    session holds already, or a new detached one, keyed, that the caller adds to the session."""
+    mapper, primary_key = _MAPPERS.get(model) or _mapper(model)
     loaded = dict(zip(columns, values, strict=True))
-    key = mapper.identity_key_from_primary_key(tuple(loaded[column.key] for column in mapper.primary_key))
-    held = session.identity_map.get(key)
+    key = mapper.identity_key_from_primary_key(tuple(loaded[name] for name in primary_key))
+    held = db.session().identity_map.get(key)
     if held is not None:
         return held
-    obj = model()
-    for name, value in loaded.items():
-        set_committed_value(obj, name, value)
+    # As loading does: no constructor, the columns straight into the instance's dict.
+    obj = mapper.class_manager.new_instance()
+    instance_state(obj).dict.update(loaded)
     for name, value in related.items():
         set_committed_value(obj, name, value)
     make_transient_to_detached(obj)
-    session.add(obj)
     return obj
+
+
+_MAPPERS: dict[type[Any], tuple[Mapper[Any], tuple[str, ...]]] = {}  # model -> its mapper, its key's attributes
+
+
+def _mapper(model: type[Any]) -> tuple[Mapper[Any], tuple[str, ...]]:
+    configure_mappers()  # what a model's constructor or a query would have done first
+    mapper = inspect(model)
+    return _MAPPERS.setdefault(model, (mapper, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)))
 
 
 def staff_member(row: tuple[Any, ...]) -> tuple[User, tuple[Any, ...]]:
@@ -146,4 +153,6 @@ def staff_member(row: tuple[Any, ...]) -> tuple[User, tuple[Any, ...]]:
         region = _persistent(Region, REGION_COLUMNS, region_values)
         department = _persistent(Department, DEPARTMENT_COLUMNS, department_values, region=region)
     user = _persistent(User, USER_COLUMNS, user_values, department=department)
+    if user not in db.session():
+        db.session.add(user)  # its department and region with it (the save-update cascade)
     return user, row[users + departments + regions :]

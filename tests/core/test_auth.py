@@ -161,3 +161,15 @@ def test_a_request_without_session_cookie_builds_no_session_signer(app, client, 
     assert f.login(client, staff).status_code == 302 and calls
     assert client.get_cookie("session") is not None
     assert client.get("/api/v1/me").json["username"] == staff.username
+
+
+def test_the_session_cookie_holds_no_hash_of_the_callers_address(app, client):
+    """Session protection is off (the server-side session row protects), so Flask-Login's
+    identifier, a hash of the address and user agent, is neither stored nor computed per request."""
+    staff = f.user(Role.MANAGER)
+    assert f.login(client, staff).status_code == 302
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    stored = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    assert stored.get("_id", "") == ""
+    assert client.get("/api/v1/me").json["username"] == staff.username
