@@ -90,7 +90,6 @@ def rate_with_token(
             event, level, channel, low_trust=True, fresh=True, client=client, held=held, now=now, **fields
         )
     assert target.token is not None and target.event is not None
-    tokens.claim(target.token, now)
     held = review.hold_reasons(target.event, level, client, now)
     # resolve_token has just found the round unrated; the unique key settles any race.
     return record_rating(
@@ -99,6 +98,7 @@ def rate_with_token(
         channel,
         assess_number=target.assess_number,
         fresh=True,
+        claim=target.token,
         client=client,
         held=held,
         now=now,
@@ -231,6 +231,7 @@ def record_rating(
     held: Sequence[str] = (),
     now: datetime | None = None,
     sentiment: float | Unscored | None = Unscored.UNSCORED,
+    claim: RatingToken | None = None,
 ) -> Rating:
     """Store a rating of `event` and announce it (`rating_recorded`, in this transaction).
 
@@ -242,6 +243,9 @@ def record_rating(
 
     `fresh`: the caller has just found this round unrated (a citizen's token) and the request
     ends on a Conflict, so the round is not looked up again and no savepoint is taken.
+
+    `claim`: the citizen's token, used up (tokens.claim) once the rating is built, just before
+    its insert: on SQLite that claim takes the write lock, and only writes follow it.
 
     The level is stored as given, always; a satisfied level whose comment reads clearly negative
     is flagged `hidden_bad`. Without a contact of its own (and unless anonymous), the rating
@@ -287,6 +291,8 @@ def record_rating(
         created_at=now,
         recorded_by_id=recorded_by.id if recorded_by else None,
     )
+    if claim is not None:
+        tokens.claim(claim, now)
     _insert(rating, savepoint=not fresh)
     detail: dict[str, Any] = {
         "level": level,

@@ -6,6 +6,7 @@ import re
 import factories as f
 import pytest
 import ratings_factories as rf
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from core.db import db
@@ -252,3 +253,36 @@ def test_the_rating_schema_holds_the_limits_the_service_enforces(app, client):
     created = client.post("/api/v1/ratings", json=at_limit)
     assert created.status_code == 201, created.json
     assert created.json["comment"] == "好" * limit
+
+
+@pytest.mark.parametrize("level", [1, 5])
+def test_from_the_token_claim_to_the_commit_a_citizens_rating_only_writes(client, level):
+    """The token's claim comes once the rating is built, right before its insert; from there to
+    the commit (on SQLite, while the write lock is held) every statement is a write, a bad
+    review's callback included. (A process's first bad review reads the working calendar, which
+    it then keeps.)"""
+    warm = _new_event(client)["token"]
+    assert client.post("/api/v1/ratings", json={"token": warm, "level": level}).status_code == 201
+    token = _new_event(client)["token"]
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        created = client.post(
+            "/api/v1/ratings",
+            json={"token": token, "level": level, "comment": "办事很快"},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},  # a citizen's phone: the fraud checks read
+        )
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert created.status_code == 201
+    claim = seen.index("UPDATE RATING_TOKENS SET")
+    assert seen[claim + 1] == "INSERT INTO RATINGS"
+    assert any(statement.startswith("SELECT ") for statement in seen[:claim])  # the fraud checks' reads
+    after = seen[claim:]
+    # (The test harness runs each request in a savepoint of its own.)
+    assert all(statement.startswith(("INSERT ", "UPDATE ", "RELEASE SAVEPOINT")) for statement in after), after
+    assert any(statement == "INSERT INTO CALLBACKS" for statement in after) == (level == 1)
