@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask import current_app
-from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy import Select, Table, and_, bindparam, select, update
 
 from core import messages
 from core.auth import get_visible, token_digest, visible_department_id
@@ -301,11 +301,13 @@ def _token_lookup() -> Any:
 
 @cache
 def _token_claim() -> Any:
+    """A Core UPDATE of the table (run on the session's connection, not through the ORM's bulk
+    update): the claimed row is expired afterwards, so there is nothing to synchronise."""
+    tokens = cast(Table, RatingToken.__table__)
     return (
-        update(RatingToken)
-        .where(RatingToken.id == bindparam("token_id"), RatingToken.status == TokenStatus.ACTIVE)
+        update(tokens)
+        .where(tokens.c.id == bindparam("token_id"), tokens.c.status == TokenStatus.ACTIVE)
         .values(status=TokenStatus.USED, used_at=bindparam("used_at"))
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -326,8 +328,8 @@ def resolve_token(token: str, *, now: datetime | None = None) -> RatingTarget:
 
 def claim(row: RatingToken, now: datetime) -> None:
     """Use a token up, atomically: of concurrent claims exactly one wins, the others get 409."""
-    result = db.session.execute(_token_claim(), {"token_id": row.id, "used_at": now})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = db.session.connection().execute(_token_claim(), {"token_id": row.id, "used_at": now})
+    if result.rowcount != 1:
         raise Conflict("This service has already been rated with this link.")
     db.session.expire(row)
 
