@@ -2,11 +2,16 @@
 gunicorn with 2 sync workers, on SQLite and PostgreSQL, loaded with wrk. Prints a table and writes
 it to bench/RESULTS.md (bench/results/latest.md too).
 
-    .venv/bin/python bench/run.py                 # both databases, 1,000,000 ratings, 10 s runs
-    .venv/bin/python bench/run.py --quick         # 10,000 ratings, 3 s runs
+    .venv/bin/python bench/run.py                 # both databases, 1,000,000 ratings, 3 rounds of 6 s runs
+    .venv/bin/python bench/run.py --quick         # 10,000 ratings, 3 rounds of 3 s runs
     .venv/bin/python bench/run.py --db sqlite     # one database
     .venv/bin/python bench/run.py --profile       # also profile the slowest endpoint (pyinstrument)
     .venv/bin/python bench/run.py --no-lock-waits # skip the PostgreSQL lock-wait phase
+
+Both servers run side by side, and the endpoints are measured in rounds: each round runs every
+endpoint once, the two sides of a ratio back to back (constant GET then /me, insert then rating,
+...). The table shows each endpoint's median round; a ratio is the median of its rounds' ratios.
+The machine's speed drifts by tens of percent over minutes; within one pair of runs it drifts little.
 
 The product runs with its scheduler (`flask scheduler run`) beside gunicorn, as in production: the
 `reports.stats-fold` job folds the ratings written during the runs into the rollups. On PostgreSQL a last
@@ -22,12 +27,14 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +123,9 @@ class Run:
 class DbResult:
     backend: str
     ratings: int
-    runs: dict[str, Run] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)  # each endpoint's median round
+    rounds: dict[str, list[Run]] = field(default_factory=dict)  # each endpoint's runs, round by round
+    written_per_round: list[float] = field(default_factory=list)
     rss_kib: dict[str, list[int]] = field(default_factory=dict)
     written: float = 0.0  # ratings/s actually written during the statistics run under writes
     lock_share: float | None = None  # PostgreSQL: share of sampled active backends waiting on a lock
@@ -238,6 +247,29 @@ def lock_waits(env: dict[str, str], url: str, work: Path, result: DbResult, toke
         f"({sampler.waiting} of {sampler.active} in {sampler.samples} samples; target < 5 %)",
         flush=True,
     )
+
+
+def split_lines(path: Path, parts: int, prefix: Path) -> list[Path]:
+    """`path`'s lines dealt into `parts` files (each round rates with tokens of its own)."""
+    lines = path.read_text().split()
+    files = []
+    for part in range(parts):
+        target = prefix.with_name(f"{prefix.name}-{part}.txt")
+        target.write_text("\n".join(lines[part::parts]) + "\n")
+        files.append(target)
+    return files
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The round with the median requests/s (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda run: run.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratio(result: "DbResult", top: str, bottom: str) -> float:
+    """The median over rounds of top ÷ bottom, each round's pair measured back to back."""
+    pairs = zip(result.rounds[top], result.rounds[bottom], strict=True)
+    return statistics.median(a.rps / b.rps for a, b in pairs)
 
 
 def free_port() -> int:
@@ -423,7 +455,7 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
         warm_tokens = work / f"tokens-warm-{backend}.txt"
         subprocess.run([PY, "-c", TOKENS_SNIPPET, "300", str(warm_tokens)], cwd=ROOT, env=env, check=True)
         writing_tokens = work / f"tokens-writing-{backend}.txt"
-        count = int(WRITES_PER_SECOND * (opts.seconds + 5))
+        count = int(WRITES_PER_SECOND * (opts.seconds + 5)) * opts.rounds
         subprocess.run([PY, "-c", TOKENS_SNIPPET, str(count), str(writing_tokens)], cwd=ROOT, env=env, check=True)
 
         bare_env = {**os.environ, "BENCH_DATABASE_URL": bare_url}
@@ -433,67 +465,88 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
             env=bare_env,
             check=True,
         )
-        bare, port = start_gunicorn("bare_app:app", BENCH, bare_env, work / "bare.log")
-        try:
-            wait_ready(port, "/constant", bare)
-            base = f"http://127.0.0.1:{port}"
-            result.runs["constant"] = wrk("bare: constant GET", f"{base}/constant", opts.seconds)
-            result.runs["insert"] = wrk("bare: insert POST", f"{base}/insert", opts.seconds, work / "insert.lua")
-            result.rss_kib["bare"] = worker_rss(bare.pid)
-        finally:
-            stop(bare)
-
+        # Both servers stay up, and each ratio's two sides are measured one right after the other,
+        # round after round: the machine's speed drifts by tens of percent over minutes, far more
+        # than within one pair of runs.
+        bare, bare_port = start_gunicorn("bare_app:app", BENCH, bare_env, work / "bare.log")
         scheduler = start_scheduler(env, work / "scheduler.log")
         product, port = start_gunicorn("wsgi:app", ROOT, env, work / "product.log")
         try:
+            wait_ready(bare_port, "/constant", bare)
             wait_ready(port, "/healthz", product)
-            base = f"http://127.0.0.1:{port}"
+            bare_base, base = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{port}"
             today = dt.date.today()
             stats = f"/api/v1/stats/satisfaction?from={today - dt.timedelta(days=89)}&to={today}&group_by=department"
             me = [f"Authorization: Bearer {manager}"]
+            agent_env = {"BENCH_AGENT_TOKEN": agent}
+            rating_files = split_lines(tokens, opts.rounds, work / f"tokens-{backend}-round")
+            writing_files = split_lines(writing_tokens, opts.rounds, work / f"tokens-writing-{backend}-round")
             # Each endpoint's first requests in a worker pay for lazy set-up (compiled statements,
             # schemas, the limiter's storage): a short unrecorded run first, as a live server has had.
+            warm_up(f"{bare_base}/constant")
+            warm_up(f"{bare_base}/insert", work / "insert.lua")
             warm_up(f"{base}/healthz")
-            result.runs["healthz"] = wrk("product: /healthz", f"{base}/healthz", opts.seconds)
             warm_up(f"{base}/api/v1/me", headers=me)
-            result.runs["me"] = wrk("product: /api/v1/me (bearer)", f"{base}/api/v1/me", opts.seconds, headers=me)
             warm_up(f"{base}/", work / "rating.lua", [str(warm_tokens), "2"])
-            result.runs["rating"] = wrk(
-                "product: rating POST", f"{base}/", opts.seconds, work / "rating.lua", [str(tokens), "2"]
-            )
-            warm_up(f"{base}/api/v1/tickets", work / "ticket.lua", env={"BENCH_AGENT_TOKEN": agent})
-            result.runs["ticket"] = wrk(
-                "product: ticket create POST",
-                f"{base}/api/v1/tickets",
-                opts.seconds,
-                work / "ticket.lua",
-                env={"BENCH_AGENT_TOKEN": agent},
-            )
+            warm_up(f"{base}/api/v1/tickets", work / "ticket.lua", env=agent_env)
             warm_up(f"{base}{stats}", headers=me)
-            result.runs["stats"] = wrk(
-                f"product: stats GET ({opts.ratings:,})",
-                f"{base}{stats}",
-                opts.seconds,
-                headers=[f"Authorization: Bearer {manager}"],
+
+            def under_writes(round_: int) -> Run:
+                writer = Writer(base, writing_files[round_], WRITES_PER_SECOND)
+                writer.start()
+                try:
+                    return wrk(
+                        f"product: stats GET, {WRITES_PER_SECOND} ratings/s", f"{base}{stats}", seconds, headers=me
+                    )
+                finally:
+                    writer.halt.set()
+                    writer.join(30)
+                    result.written_per_round.append(writer.ok / seconds)
+
+            seconds = opts.seconds
+            measures: list[tuple[str, Callable[[int], Run]]] = [
+                ("constant", lambda _r: wrk("bare: constant GET", f"{bare_base}/constant", seconds)),
+                ("me", lambda _r: wrk("product: /api/v1/me (bearer)", f"{base}/api/v1/me", seconds, headers=me)),
+                ("insert", lambda _r: wrk("bare: insert POST", f"{bare_base}/insert", seconds, work / "insert.lua")),
+                (
+                    "rating",
+                    lambda r: wrk(
+                        "product: rating POST", f"{base}/", seconds, work / "rating.lua", [str(rating_files[r]), "2"]
+                    ),
+                ),
+                (
+                    "ticket",
+                    lambda _r: wrk(
+                        "product: ticket create POST",
+                        f"{base}/api/v1/tickets",
+                        seconds,
+                        work / "ticket.lua",
+                        env=agent_env,
+                    ),
+                ),
+                (
+                    "stats",
+                    lambda _r: wrk(f"product: stats GET ({opts.ratings:,})", f"{base}{stats}", seconds, headers=me),
+                ),
+                ("stats_writing", under_writes),
+                ("healthz", lambda _r: wrk("product: /healthz", f"{base}/healthz", seconds)),
+            ]
+            for round_ in range(opts.rounds):
+                print(f"  -- round {round_ + 1} of {opts.rounds}", flush=True)
+                for key, measure in measures:
+                    result.rounds.setdefault(key, []).append(measure(round_))
+            result.runs = {key: median_run(runs) for key, runs in result.rounds.items()}
+            result.written = statistics.median(result.written_per_round)
+            print(
+                f"  (ratings written meanwhile, per round: {[round(w) for w in result.written_per_round]}/s)",
+                flush=True,
             )
-            writer = Writer(base, writing_tokens, WRITES_PER_SECOND)
-            writer.start()
-            try:
-                result.runs["stats_writing"] = wrk(
-                    f"product: stats GET, {WRITES_PER_SECOND} ratings/s",
-                    f"{base}{stats}",
-                    opts.seconds,
-                    headers=[f"Authorization: Bearer {manager}"],
-                )
-            finally:
-                writer.halt.set()
-                writer.join(30)
-            result.written = writer.ok / opts.seconds
-            print(f"  (ratings written meanwhile: {writer.ok} of {writer.sent} sent, 201)", flush=True)
+            result.rss_kib["bare"] = worker_rss(bare.pid)
             result.rss_kib["product"] = worker_rss(product.pid)
         finally:
             stop(scheduler)
             stop(product)
+            stop(bare)
         if pg_name and opts.lock_waits:
             lock_waits(env, product_url, work, result, opts.lock_tokens)
         if opts.profile:
@@ -535,7 +588,7 @@ def profile(env: dict[str, str], manager: str, stats: str, work: Path, backend: 
     print(f"  profile of the stats GET written to {target}", flush=True)
 
 
-def table(results: list[DbResult], seconds: int) -> str:
+def table(results: list[DbResult], seconds: int, rounds: int) -> str:
     rows = [
         ("constant", "bare: constant GET"),
         ("insert", "bare: one-row insert POST"),
@@ -547,7 +600,11 @@ def table(results: list[DbResult], seconds: int) -> str:
         ("stats_writing", f"product: the same statistics GET while {WRITES_PER_SECOND} ratings/s are written"),
     ]
     lines = [
-        f"wrk -t2 -c8 -d{seconds}s; gunicorn, 2 sync workers; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"wrk -t2 -c8 -d{seconds}s, {rounds} rounds; gunicorn, 2 sync workers; "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        "Each round measures every endpoint once, a ratio's two sides back to back; the table shows each "
+        "endpoint's median round, and each ratio is the median of its rounds' ratios.",
         "",
         "| database | endpoint | requests/s | p50 ms | p99 ms | non-2xx |",
         "|---|---|---:|---:|---:|---:|",
@@ -575,13 +632,25 @@ def table(results: list[DbResult], seconds: int) -> str:
 
         rating = r["rating"]
         lines.append(
-            f"| {res.backend} | {res.ratings:,} | {rating.rps / r['insert'].rps:.0%} | "
+            f"| {res.backend} | {res.ratings:,} | {ratio(res, 'rating', 'insert'):.0%} | "
             f"{rating.p99_ms / rating.p50_ms if rating.p50_ms else 0:.1f} | "
-            f"{r['ticket'].rps / r['insert'].rps:.0%} | {r['me'].rps / r['constant'].rps:.0%} | "
-            f"{r['stats'].rps / r['me'].rps:.0%} | "
-            f"{r['stats_writing'].rps / r['me'].rps:.0%} ({res.written:.0f} ratings/s) | "
+            f"{ratio(res, 'ticket', 'insert'):.0%} | {ratio(res, 'me', 'constant'):.0%} | "
+            f"{ratio(res, 'stats', 'me'):.0%} | "
+            f"{ratio(res, 'stats_writing', 'me'):.0%} ({res.written:.0f} ratings/s) | "
             f"{mib(res.rss_kib.get('bare', []))} | {mib(res.rss_kib.get('product', []))} |"
         )
+    lines += ["", "Each round's ratios:", ""]
+    pairs = [
+        ("rating", "insert"),
+        ("ticket", "insert"),
+        ("me", "constant"),
+        ("stats", "me"),
+        ("stats_writing", "me"),
+    ]
+    for res in results:
+        for top, bottom in pairs:
+            each = ", ".join(f"{a.rps / b.rps:.0%}" for a, b in zip(res.rounds[top], res.rounds[bottom], strict=True))
+            lines.append(f"- {res.backend}, {top} ÷ {bottom}: {each}")
     for res in results:
         if res.lock_share is not None:
             run = res.runs["rating16"]
@@ -606,9 +675,10 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="10,000 ratings and 3 s runs")
     parser.add_argument("--ratings", type=int, help="ratings to load (default 1,000,000)")
-    parser.add_argument("--seconds", type=int, help="length of each wrk run (default 10)")
+    parser.add_argument("--seconds", type=int, help="length of each wrk run (default 6)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of runs, each endpoint once a round (default 3)")
     parser.add_argument(
-        "--tokens", type=int, help="fresh rating tokens to create (default 10,000; a run must not use one twice)"
+        "--tokens", type=int, help="fresh rating tokens to create (default 15,000; a run must not use one twice)"
     )
     parser.add_argument("--profile", action="store_true", help="profile the stats GET with pyinstrument")
     parser.add_argument("--no-lock-waits", dest="lock_waits", action="store_false", help="skip the lock-wait phase")
@@ -617,8 +687,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table here (default bench/RESULTS.md)")
     opts = parser.parse_args()
     opts.ratings = opts.ratings if opts.ratings is not None else (10_000 if opts.quick else 1_000_000)
-    opts.seconds = opts.seconds or (3 if opts.quick else 10)
-    opts.tokens = opts.tokens or (3_000 if opts.quick else 10_000)
+    opts.seconds = opts.seconds or (3 if opts.quick else 6)
+    opts.tokens = opts.tokens or (6_000 if opts.quick else 15_000)
     if shutil.which("wrk") is None and os.geteuid() == 0:
         print("wrk is missing: installing Debian's wrk", flush=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
@@ -637,7 +707,7 @@ def main() -> None:
         (work / "insert.lua").write_text(INSERT_LUA)
         for backend in backends:
             results.append(bench_database(backend, opts, work))
-    text = f"Machine: {machine()}\n\n" + table(results, opts.seconds)
+    text = f"Machine: {machine()}\n\n" + table(results, opts.seconds, opts.rounds)
     print("\n" + text)
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / "latest.md").write_text(text)
