@@ -11,7 +11,7 @@ from callbacks.models import Callback, CallbackStatus, CaseStatus, Rectification
 from core.calendar import end_of_day, local_date
 from core.db import utcnow
 from core.jobs import claim_each
-from core.models import Notification, Role
+from core.models import Role
 from core.notify import notify, staff_with_role
 from core.scheduler import Job
 
@@ -35,17 +35,15 @@ def overdue_unescalated_callbacks() -> Select[Callback]:
 
 def cases_due_by_tomorrow_unreminded() -> Select[RectificationCase]:
     """Open cases due before the end of tomorrow (local time), not yet overdue, whose department
-    has not been reminded (a `case_due_soon` notification is the mark: reminded once)."""
+    has not been reminded (once, marked on the case: a department without handlers gets no
+    notification, and its case must not be taken again at every sweep)."""
     now = utcnow()
     horizon = end_of_day(local_date(now) + timedelta(days=1))
-    reminded = select(Notification.subject_id).where(
-        Notification.kind == "case_due_soon", Notification.subject_type == "case"
-    )
     stmt = select(RectificationCase).where(
         RectificationCase.status == CaseStatus.OPEN,
+        RectificationCase.reminded_at.is_(None),
         RectificationCase.due_at >= now,
         RectificationCase.due_at <= horizon,
-        RectificationCase.id.not_in(reminded),
     )
     return stmt.order_by(RectificationCase.due_at)
 
@@ -67,6 +65,7 @@ def _remind_callback(callback: Callback) -> None:
 def _remind_case(case: RectificationCase) -> None:
     message = f"整改 #{case.id} 明天到期，请按时提交整改报告。"
     notify(staff_with_role(Role.HANDLER, case.department_id), "case_due_soon", message, "case", case.id)
+    case.reminded_at = utcnow()
 
 
 def _escalate_callback(callback: Callback) -> None:

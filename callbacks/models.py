@@ -131,6 +131,8 @@ class RectificationCase(Base):
     accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The day-before reminder went out (to however many handlers the department has, none included).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the public board shows, frozen and masked when the case is published.
     public_review: Mapped[str] = mapped_column(Text, default="")
     public_rater: Mapped[str] = mapped_column(String(64), default="")

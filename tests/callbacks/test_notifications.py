@@ -92,6 +92,27 @@ def test_handlers_are_reminded_once_the_day_before_a_case_is_due(client):
     assert kinds.count("case_due_soon") == 1
 
 
+def test_a_case_of_a_department_without_handlers_is_reminded_once_not_at_every_sweep(client):
+    """The reminder is marked on the case: with nobody to notify, the next sweep must not take
+    the same case again (a backlog of such cases cost every sweep its whole batch)."""
+    from datetime import timedelta
+
+    from callbacks import jobs
+    from core.db import utcnow
+
+    dept = f.department()
+    people = staff(dept)
+    bad_rating(dept, name="", phone="")
+    case = db.session.scalar(select(RectificationCase).order_by(RectificationCase.id.desc()))
+    service.verify_case(case, people["handler"], True, "属实")
+    people["handler"].active = False  # the department has no active handler left
+    case.due_at = utcnow() + timedelta(hours=2)
+    db.session.commit()
+    assert jobs.remind_cases_due_tomorrow() == "reminded 1 cases"
+    assert db.session.get(RectificationCase, case.id).reminded_at is not None
+    assert jobs.remind_cases_due_tomorrow() == "reminded 0 cases"
+
+
 def test_dispatch_accepts_a_department_name(client):
     from hotline import service as hotline_service
 
