@@ -8,17 +8,22 @@ from core.db import db
 from core.models import JobRun
 
 
-def test_metrics_expose_request_counts_and_the_scheduler_heartbeat(client):
+def _heartbeat(node: str) -> None:
+    """A finished scheduler heartbeat led by `node`."""
     db.session.add(
         JobRun(
             job="core.heartbeat",
             scheduled_for=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
             finished_at=datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC),
             status="ok",
-            node="host:42",
+            node=node,
         )
     )
     db.session.commit()
+
+
+def test_metrics_expose_request_counts_and_the_scheduler_heartbeat(client):
+    _heartbeat("host:42")
     client.get("/healthz")
     body = client.get("/metrics").get_data(as_text=True)
     assert "haocha_http_request_duration_seconds_count{" in body
@@ -87,16 +92,7 @@ def test_an_unhandled_exception_is_counted_as_such_and_as_a_500(tmp_path):
 def test_under_gunicorn_a_scrape_reads_the_workers_files_and_the_domain_gauges(client, tmp_path, monkeypatch):
     """With PROMETHEUS_MULTIPROC_DIR the scrape reads the workers' files; the domain gauges, read
     from the database, are served with them (prometheus-flask-exporter's scrape left them out)."""
-    db.session.add(
-        JobRun(
-            job="core.heartbeat",
-            scheduled_for=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
-            finished_at=datetime(2026, 11, 27, 9, 0, 1, tzinfo=UTC),
-            status="ok",
-            node="host:7",
-        )
-    )
-    db.session.commit()
+    _heartbeat("host:7")
     # A worker's file, written as prometheus_client's multiprocess mode writes it.
     from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
