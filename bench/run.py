@@ -647,10 +647,11 @@ def table(results: list[DbResult], seconds: int, rounds: int) -> str:
         ("stats", "me"),
         ("stats_writing", "me"),
     ]
+    names = {"stats_writing": "stats under writes", "me": "/me"}
     for res in results:
         for top, bottom in pairs:
             each = ", ".join(f"{a.rps / b.rps:.0%}" for a, b in zip(res.rounds[top], res.rounds[bottom], strict=True))
-            lines.append(f"- {res.backend}, {top} ÷ {bottom}: {each}")
+            lines.append(f"- {res.backend}, {names.get(top, top)} ÷ {names.get(bottom, bottom)}: {each}")
     for res in results:
         if res.lock_share is not None:
             run = res.runs["rating16"]
