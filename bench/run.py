@@ -491,6 +491,8 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
             warm_up(f"{base}/api/v1/tickets", work / "ticket.lua", env=agent_env)
             warm_up(f"{base}{stats}", headers=me)
 
+            seconds = opts.seconds
+
             def under_writes(round_: int) -> Run:
                 writer = Writer(base, writing_files[round_], WRITES_PER_SECOND)
                 writer.start()
@@ -503,7 +505,6 @@ def bench_database(backend: str, opts: argparse.Namespace, work: Path) -> DbResu
                     writer.join(30)
                     result.written_per_round.append(writer.ok / seconds)
 
-            seconds = opts.seconds
             measures: list[tuple[str, Callable[[int], Run]]] = [
                 ("constant", lambda _r: wrk("bare: constant GET", f"{bare_base}/constant", seconds)),
                 ("me", lambda _r: wrk("product: /api/v1/me (bearer)", f"{base}/api/v1/me", seconds, headers=me)),

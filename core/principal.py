@@ -7,10 +7,11 @@ prepared (sqlite3's statement cache; psycopg prepares a statement it has run a f
 columns come back through their types' result processors, exactly as a query would return them.
 
 The row then becomes the User (with its Department and Region) without the ORM's loading
-machinery: each column is set as a loaded value (`set_committed_value`) and the objects join the
-session's identity map as if a query had loaded them. Relationships, lazy loads (of the columns
-left out, such as the password hash), flushes and expiry behave as usual. An object the session
-already holds is used as it is.
+machinery, built as loading builds an object: no constructor, the columns straight into the
+instance's dict, the relationships set as loaded values (`set_committed_value`); the user then
+joins the session, its department and region with it, as if a query had loaded them.
+Relationships, lazy loads (of the columns left out, such as the password hash), flushes and
+expiry behave as usual. An object the session already holds is used as it is.
 
 A driver error is not handled here: the same statement is run again through SQLAlchemy, which
 raises its own error and, for a lost connection, invalidates the pool as for any statement.
@@ -114,7 +115,7 @@ class PreparedLookup:
         return None if raw is None else rendered.row(raw)
 
 
-def _persistent(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:
+def _as_loaded(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:
     """The `model` object with these column values, as if a query had loaded it: the one the
     session holds already, or a new detached one, keyed, that the caller adds to the session."""
     mapper, primary_key = _MAPPERS.get(model) or _mapper(model)
@@ -150,9 +151,9 @@ def staff_member(row: tuple[Any, ...]) -> tuple[User, tuple[Any, ...]]:
     region_values = row[users + departments : users + departments + regions]
     department = None
     if department_values[0] is not None:
-        region = _persistent(Region, REGION_COLUMNS, region_values)
-        department = _persistent(Department, DEPARTMENT_COLUMNS, department_values, region=region)
-    user = _persistent(User, USER_COLUMNS, user_values, department=department)
+        region = _as_loaded(Region, REGION_COLUMNS, region_values)
+        department = _as_loaded(Department, DEPARTMENT_COLUMNS, department_values, region=region)
+    user = _as_loaded(User, USER_COLUMNS, user_values, department=department)
     if user not in db.session():
         db.session.add(user)  # its department and region with it (the save-update cascade)
     return user, row[users + departments + regions :]
