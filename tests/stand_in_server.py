@@ -55,9 +55,16 @@ class StandInServer:
             self._server.server_close()
             self._server = None
 
-    def down_for(self, seconds: float) -> threading.Thread:
-        def outage() -> None:
+    def down_for(self, seconds: float, *, at_once: bool = False) -> threading.Thread:
+        """Go down for `seconds`, then come back on the same port. With `at_once` the port refuses
+        connections before this returns (not from one of the server's own handlers: stopping
+        waits for its loop); otherwise the outage begins on its thread, a moment later."""
+        if at_once:
             self.stop()
+
+        def outage() -> None:
+            if not at_once:
+                self.stop()
             time.sleep(seconds)
             self.start()
 

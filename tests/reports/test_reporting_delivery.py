@@ -301,7 +301,9 @@ def test_a_lingering_run_probes_through_an_outage_and_wakes_what_waited_for_it(d
     assert delivery.deliver_due().failed == 1  # an ordinary failure: its backoff stands
     receiver.fail_every = 0
     rows = [_row(n) for n in range(1, 4)]
-    outage = receiver.down_for(1.0)
+    # Down before the run starts: a request that met the server halfway through going down
+    # would fail as a transport error, an ordinary failure with its hour of backoff.
+    outage = receiver.down_for(1.0, at_once=True)
     report = delivery.deliver_due(budget_seconds=8.0, linger=True)
     outage.join()
     assert report.sent == 3, "sent in the same run once the receiver was back"
