@@ -17,12 +17,11 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from core.db import db
+from core.db import WROTE, db
 
 log = logging.getLogger("haocha.unit_of_work")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WROTE = "haocha_unit_wrote"
 
 
 class SafeMethodWrote(RuntimeError):

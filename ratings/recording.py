@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import messages
 from core.calendar import local_date
-from core.db import db, utcnow
+from core.db import db, insert_now, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.models import CitizenMessage, User
 from core.privacy import is_valid_phone, normalize_phone
@@ -198,15 +198,15 @@ def _insert(rating: Rating, savepoint: bool) -> None:
     """Insert under the (event, assess_number) unique constraint: the database has the last word.
 
     With `savepoint`, a conflict leaves the caller's transaction usable (a job rating many events
-    goes on); without, the Conflict ends the request and its transaction, two statements sooner.
+    goes on); without, the Conflict ends the request and its transaction, two statements sooner,
+    and the row goes in at once, without a flush (core.db.insert_now).
     """
     try:
         if savepoint:
             with db.session.begin_nested():
                 db.session.add(rating)
         else:
-            db.session.add(rating)
-            db.session.flush()
+            insert_now(rating)
     except IntegrityError as exc:
         raise Conflict("This service event has already been rated.") from exc
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from callbacks.models import Callback, RectificationCase
 from core.calendar import local_date
-from core.db import db, is_postgresql, utcnow
+from core.db import db, insert_now, is_postgresql, utcnow
 from core.privacy import scrub_text
 from ratings.models import Rating, RatingAppeal, ServiceEvent
 from reports.provincial import mapping
@@ -39,8 +39,8 @@ def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, An
 
 
 def _add(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
-    """`enqueue` without the flush: the row goes in with the rest of the unit of work (one flush
-    for a rating and everything it announces)."""
+    """`enqueue` without the flush of what else is pending: the row goes in at once, without a
+    flush (core.db.insert_now), and commits or rolls back with the rest of the unit of work."""
     row = OutboxRow(
         kind=kind,
         subject_type=subject_type,
@@ -51,8 +51,7 @@ def _add(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any])
         next_attempt_at=utcnow(),
         created_at=utcnow(),
     )
-    db.session.add(row)
-    return row
+    return insert_now(row)
 
 
 def _ticket_event(ticket_id: int) -> ServiceEvent | None:

@@ -5,7 +5,9 @@ one it reads the stored row (`FOR UPDATE` on PostgreSQL, so two transactions cha
 rating one after the other each see what the other left), because the ORM's idea of the old
 values may be from an earlier transaction. `after_flush` works out what each rating took from and
 now adds to the fine rollup key and appends one `stats_rating_changes` row per difference, on the
-same connection, so the rows commit or roll back with the ratings.
+same connection, so the rows commit or roll back with the ratings. A rating inserted without a
+flush (`core.db.insert_now`, a citizen's rating) is announced by `inserted_now` and gets its row
+the same way.
 
 Nothing here updates a shared row: every rating's transaction inserts its own rows only, and the
 rollups themselves are written by the fold job (`reports.stats.fold`). Bulk loaders that bypass
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import inserted_now, utcnow
 from ratings.models import RaterType, Rating, RatingStatus
 from reports.stats.models import COUNT_COLUMNS, FINE_KEYS, RatingChange
 
@@ -143,6 +145,15 @@ def _after_flush(session: Session, _context: Any) -> None:
         session.connection().execute(insert(RatingChange), rows)
 
 
+def _inserted_now(session: Session, obj: Any) -> None:
+    """A rating inserted outside a flush (core.db.insert_now): its queue row, as `_after_flush`
+    would have appended it."""
+    if isinstance(obj, Rating):
+        rows = difference(obj.id, None, contribution(_current(obj)))
+        if rows:
+            session.connection().execute(insert(RatingChange), rows)
+
+
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING, None)
 
@@ -158,4 +169,5 @@ def connect() -> None:
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+    inserted_now.connect(_inserted_now)
     _connected = True
