@@ -28,7 +28,8 @@ from sqlalchemy import ColumnElement, bindparam, or_, select
 from core.db import db, utcnow
 from core.errors import Forbidden, NotFound
 from core.models import ApiToken, Role, StaffSession, User
-from core.principal import PreparedLookup, principal_select, staff_member
+from core.prepared import PreparedLookup
+from core.principal import principal_select, staff_member
 
 P = ParamSpec("P")
 R = TypeVar("R")

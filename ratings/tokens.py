@@ -21,7 +21,8 @@ from core import messages
 from core.auth import get_visible, token_digest, visible_department_id
 from core.db import db, utcnow
 from core.errors import Conflict, Gone, NotFound
-from core.models import CitizenMessage, User
+from core.models import CitizenMessage, Department, Region, ServiceItem, User
+from core.prepared import PreparedLookup, as_loaded, mapped_columns
 from core.privacy import is_valid_phone, normalize_phone
 from ratings import audit, links
 from ratings.issuers import SYSTEM, IssuingParty, place
@@ -286,17 +287,50 @@ def _standing_target(token: str) -> RatingTarget:
     return RatingTarget(1, standing=code)
 
 
+_TOKEN_ROW = (RatingToken, ServiceEvent, Department, Region, ServiceItem)
+
+
 @cache
-def _token_lookup() -> Any:
-    """One query for the rating hot path: the token, its event, and whether its round is rated
-    already. Built once: constructing an ORM statement costs more than running this one."""
+def _token_lookup() -> tuple[PreparedLookup, tuple[tuple[str, ...], ...]]:
+    """One prepared statement for the rating hot path: the token, its event with the event's
+    department (and its region) and service item, and whether the round is rated already; and the
+    column names of each of those models, in the row's order."""
+    names, columns = zip(*(mapped_columns(model) for model in _TOKEN_ROW), strict=True)
     rated = and_(Rating.event_id == RatingToken.event_id, Rating.assess_number == RatingToken.assess_number)
-    return (
-        select(RatingToken, Rating.id)
+    statement = (
+        select(*(column for group in columns for column in group), Rating.id)
+        .select_from(RatingToken)
+        .join(ServiceEvent, ServiceEvent.id == RatingToken.event_id)
+        .outerjoin(Department, Department.id == ServiceEvent.department_id)
+        .outerjoin(Region, Region.code == Department.region_code)
+        .outerjoin(ServiceItem, ServiceItem.id == ServiceEvent.service_item_id)
         .outerjoin(Rating, rated)
         .where(RatingToken.token_hash == bindparam("token_hash"))
         .limit(1)
     )
+    return PreparedLookup(statement), names
+
+
+def _found_token(row: tuple[Any, ...], names: tuple[tuple[str, ...], ...]) -> tuple[RatingToken, int | None]:
+    """The token of a `_token_lookup` row, in the session with its event, the event's department
+    and service item (what a query with their joined loads would have given), and the id of the
+    round's rating if there is one. The service item's own department loads when used."""
+    parts: list[tuple[Any, ...]] = []
+    start = 0
+    for group in names:
+        parts.append(row[start : start + len(group)])
+        start += len(group)
+    token_values, event_values, department_values, region_values, item_values = parts
+    department = None
+    if department_values[0] is not None:
+        region = as_loaded(Region, names[3], region_values) if region_values[0] is not None else None
+        department = as_loaded(Department, names[2], department_values, region=region)
+    item = as_loaded(ServiceItem, names[4], item_values) if item_values[0] is not None else None
+    event = as_loaded(ServiceEvent, names[1], event_values, department=department, service_item=item)
+    token = as_loaded(RatingToken, names[0], token_values, event=event)
+    if token not in db.session():
+        db.session.add(token)  # its event, department, region and service item with it
+    return token, row[start]
 
 
 @cache
@@ -315,10 +349,11 @@ def resolve_token(token: str, *, now: datetime | None = None) -> RatingTarget:
     """The target of a token: 404 unknown, 409 already used (or rated), 410 expired or replaced."""
     if is_standing_token(token):
         return _standing_target(token)
-    found = db.session.execute(_token_lookup(), {"token_hash": token_digest(token)}).first()
+    lookup, names = _token_lookup()
+    found = lookup.first(token_hash=token_digest(token))
     if found is None:
         raise NotFound("This rating link is not valid.")
-    row, rating_id = found
+    row, rating_id = _found_token(found, names)
     if row.status == TokenStatus.USED or rating_id is not None:
         raise Conflict("This service has already been rated with this link.")
     if row.status != TokenStatus.ACTIVE or row.expires_at <= (now or utcnow()):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from core.auth import _BEARER, _SESSION, _load_from_bearer, token_digest
 from core.db import db, utcnow
 from core.models import ApiToken, Department, Region, Role, StaffSession, User
-from core.principal import PreparedLookup
+from core.prepared import PreparedLookup
 
 
 def _statements() -> list[str]:
