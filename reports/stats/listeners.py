@@ -15,6 +15,7 @@ the ORM call `service.rebuild_rollups()` afterwards.
 """
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
@@ -131,6 +132,12 @@ def changes(pending: Pending) -> list[dict[str, Any]]:
     return rows
 
 
+@cache
+def _queue_insert() -> Any:
+    """The queue's INSERT, built once (building a statement costs more than running it)."""
+    return insert(RatingChange)
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     pending = collect(session, session.new, session.dirty, session.deleted)
     if pending.new or pending.changed or pending.deleted:
@@ -142,7 +149,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     for pending in session.info.pop(PENDING, []):
         rows += changes(pending)
     if rows:
-        session.connection().execute(insert(RatingChange), rows)
+        session.connection().execute(_queue_insert(), rows)
 
 
 def _inserted_now(session: Session, obj: Any) -> None:
@@ -151,7 +158,7 @@ def _inserted_now(session: Session, obj: Any) -> None:
     if isinstance(obj, Rating):
         rows = difference(obj.id, None, contribution(_current(obj)))
         if rows:
-            session.connection().execute(insert(RatingChange), rows)
+            session.connection().execute(_queue_insert(), rows)
 
 
 def _after_rollback(session: Session) -> None:
