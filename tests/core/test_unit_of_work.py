@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests_support import build_app_with
 
 from callbacks.models import RectificationCase
-from core.db import db
+from core.db import db, insert_now
 from core.models import Region, Role
 from core.unit_of_work import SafeMethodWrote, discard
 from ratings.models import RatingAuditEvent, RatingToken
@@ -55,6 +55,11 @@ def probe_app(tmp_path: Path) -> Iterator[Flask]:
         _region(code)
         return "wrote"
 
+    @app.get("/probe/get-inserts-now/<code>")
+    def get_inserts_now(code: str) -> str:
+        insert_now(Region(code=code, name=f"测试{code}"))
+        return "wrote"
+
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -82,6 +87,13 @@ def test_a_safe_request_that_writes_fails_under_test(probe_app, caplog):
     assert answer.status_code == 500  # any test of such a page fails
     assert SafeMethodWrote.__name__ in caplog.text and "safe methods never write" in caplog.text
     assert not _exists(probe_app, "990005")
+
+
+def test_a_safe_request_that_inserts_without_a_flush_is_caught_too(probe_app, caplog):
+    answer = probe_app.test_client().get("/probe/get-inserts-now/990007")
+    assert answer.status_code == 500
+    assert "safe methods never write" in caplog.text
+    assert not _exists(probe_app, "990007")
 
 
 def test_a_safe_request_that_writes_is_rolled_back_and_logged_in_production(probe_app, caplog):

@@ -1,0 +1,104 @@
+"""core.db.insert_now: a new object inserted by one statement and held by the session as if a
+query had loaded it, with what a flush would have stored; and the rating hot path built on it
+and on core.prepared (the token found by one prepared statement)."""
+
+from typing import Any
+
+import factories as f
+import pytest
+from sqlalchemy import event, func, select
+
+from core.db import db, insert_now
+from core.models import Region
+from ratings import recording, tokens
+from ratings.models import Rating, RatingAuditEvent, RatingStatus, ServiceEvent
+from reports.provincial.models import OutboxRow
+from reports.stats.models import RatingChange
+
+
+class Statements:
+    """The SQL statements run on the test's connection while it is open."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.seen.append(statement.split(None, 1)[0].upper())
+
+    def __enter__(self) -> "Statements":
+        event.listen(db.engine, "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        event.remove(db.engine, "before_cursor_execute", self)
+
+
+def test_a_row_inserted_at_once_is_held_as_loaded_with_its_defaults(database):
+    dept = f.department()
+    audit = insert_now(RatingAuditEvent(action="probe", detail="{}", event_id=None))
+    assert audit.id is not None and audit.created_at is not None  # the column's default, returned
+    session = db.session()
+    assert audit in session and not session.new and not session.dirty
+    with Statements() as statements:
+        db.session.flush()
+        assert audit.action == "probe"  # loaded: no refresh
+    assert statements.seen == []
+    stored = db.session.execute(select(RatingAuditEvent.action).where(RatingAuditEvent.id == audit.id)).scalar_one()
+    assert stored == "probe"
+    assert dept.id is not None
+
+
+def test_a_none_is_left_to_the_default_as_a_flush_would(database):
+    # RatingAuditEvent.created_at has a default: None given means "not set", as in a flush.
+    row = insert_now(RatingAuditEvent(action="probe", detail="{}", created_at=None))
+    assert row.created_at is not None
+
+
+def test_it_refuses_related_objects_and_objects_a_session_holds(database):
+    region = Region(code="990101", name="测试")
+    db.session.add(region)
+    with pytest.raises(ValueError, match="no session holds"):
+        insert_now(region)
+    dept = f.department()
+    with pytest.raises(ValueError, match="foreign keys as columns"):
+        insert_now(ServiceEvent(kind="counter", department=dept))
+
+
+def test_it_rolls_back_with_the_transaction(database):
+    before = db.session.scalar(select(func.count()).select_from(RatingAuditEvent))
+    savepoint = db.session.begin_nested()
+    insert_now(RatingAuditEvent(action="probe", detail="{}"))
+    savepoint.rollback()
+    assert db.session.scalar(select(func.count()).select_from(RatingAuditEvent)) == before
+
+
+def test_a_citizens_rating_writes_its_queue_audit_and_outbox_rows(database, ctx):
+    dept = f.department()
+    issued = tokens.create_service_event({"department": dept.code})
+    rating = recording.rate_with_token(issued.token, 4, comment="很好")
+    assert rating.status == RatingStatus.VALID and rating in db.session()
+    changes = db.session.scalars(select(RatingChange).where(RatingChange.rating_id == rating.id)).all()
+    assert [(c.n4, c.n5, c.department_id) for c in changes] == [(1, 0, dept.id)]
+    audits = db.session.scalars(select(RatingAuditEvent.action).where(RatingAuditEvent.rating_id == rating.id)).all()
+    assert audits == ["rating.recorded"]
+    outbox = db.session.scalars(select(OutboxRow.subject_id).where(OutboxRow.kind == "rating")).all()
+    assert rating.event_id in outbox
+    assert db.session.get(Rating, rating.id) is rating
+
+
+def test_a_found_token_brings_its_event_department_region_and_service_item(database):
+    dept = f.department()
+    item = f.service_item(dept)
+    issued = tokens.create_service_event({"department": dept.code, "service_item": item.code})
+    db.session.expunge_all()  # what a new request starts with
+    with Statements() as statements:
+        target = tokens.resolve_token(issued.token)
+        assert target.event is not None and target.token is not None
+        assert target.token.event is target.event
+        names = (target.event.department.code, target.event.department.region.name, target.event.service_item.code)
+    # The lookup itself runs on the driver's cursor (core.prepared), which SQLAlchemy's events do
+    # not see; what they would see is a lazy load of something the lookup should have brought.
+    assert statements.seen == []
+    assert names == (dept.code, dept.region.name, item.code)
+    assert target.token in db.session() and target.event in db.session()
+    assert not db.session.new and not db.session.dirty
