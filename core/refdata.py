@@ -4,14 +4,16 @@ Service functions flush, never commit; the caller (a view or a CLI command) comm
 """
 
 import json
+from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from core.db import db
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Department, Region, ServiceItem, User
+from core.prepared import PreparedLookup, as_loaded, mapped_columns
 
 
 def region_data() -> dict[str, Any]:
@@ -35,10 +37,21 @@ def load_regions() -> int:
     return len(regions)
 
 
+@cache
+def _region_lookup() -> tuple[PreparedLookup, tuple[str, ...]]:
+    names, columns = mapped_columns(Region)
+    return PreparedLookup(select(*columns).where(Region.code == bindparam("code"))), names
+
+
 def get_region(code: str) -> Region:
-    region = db.session.get(Region, code)
-    if region is None:
+    """The region of this code, in the session (one prepared statement: every ticket asks)."""
+    lookup, names = _region_lookup()
+    row = lookup.first(code=code)
+    if row is None:
         raise ValidationFailed("Unknown region.", {"region_code": [f"No region with code {code}."]})
+    region = as_loaded(Region, names, row)
+    if region not in db.session():
+        db.session.add(region)
     return region
 
 

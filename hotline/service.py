@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from marshmallow import missing
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -287,17 +287,22 @@ def format_number(day: Any, sequence: int) -> str:
     return f"{_config('TICKET_NUMBER_PREFIX')}{day:%Y%m%d}{sequence:06d}"
 
 
-def next_number(moment: datetime) -> str:
-    """The next readable number of the local day, e.g. HN20261127000123 (an atomic upsert)."""
-    day = local_date(moment)
-    insert = pg_insert if is_postgresql() else sqlite_insert
-    stmt = (
+@cache
+def _counter_upsert(postgresql: bool) -> Any:
+    """The day's counter upsert, built once per dialect (building it costs more than running it)."""
+    insert = pg_insert if postgresql else sqlite_insert
+    return (
         insert(TicketCounter)
-        .values(day=day, last=1)
+        .values(day=bindparam("day"), last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1})
         .returning(TicketCounter.last)
     )
-    sequence = db.session.execute(stmt).scalar_one()
+
+
+def next_number(moment: datetime) -> str:
+    """The next readable number of the local day, e.g. HN20261127000123 (an atomic upsert)."""
+    day = local_date(moment)
+    sequence = db.session.connection().execute(_counter_upsert(is_postgresql()), {"day": day}).scalar_one()
     return format_number(day, sequence)
 
 
