@@ -35,7 +35,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, DateTime, Enum, MetaData, Table, event, insert, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapper, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase, Mapper, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
@@ -112,6 +112,7 @@ def _insert_plan(model: type[Any]) -> Plan:
     relationships' names."""
     plan = _INSERT_PLANS.get(model)
     if plan is None:
+        configure_mappers()  # every relationship known, backrefs included
         mapper: Mapper[Any] = inspect(model)
         if mapper.inherits is not None:
             raise TypeError(f"insert_now takes single-table models, not {model.__name__}")
@@ -137,7 +138,7 @@ def insert_now(obj: M) -> M:
     if not state.transient:
         raise ValueError("insert_now takes a new object that no session holds")
     given = state.dict
-    related = [name for name in relationships if given.get(name) is not None]
+    related = [name for name in relationships if given.get(name) not in (None, [])]
     if related:
         raise ValueError(f"insert_now takes foreign keys as columns, not related objects ({', '.join(related)})")
     values = {
