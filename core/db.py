@@ -22,7 +22,7 @@ import fcntl
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -103,13 +103,13 @@ WROTE = "haocha_unit_wrote"
 inserted_now = Namespace().signal("inserted-now")
 
 Pairs = tuple[tuple[str, Any], ...]
-Plan = tuple[Any, Pairs, tuple[str, ...]]
+Plan = tuple[Any, Pairs, tuple[str, ...], tuple[str, Callable[[Any], Any]] | None]
 _INSERT_PLANS: dict[type[Any], Plan] = {}
 
 
 def _insert_plan(model: type[Any]) -> Plan:
-    """The model's INSERT ... RETURNING every column, its (attribute, column) pairs, and its
-    relationships' names."""
+    """The model's INSERT ... RETURNING every column, its (attribute, column) pairs, its
+    relationships' names, and its version counter's column (or None)."""
     plan = _INSERT_PLANS.get(model)
     if plan is None:
         configure_mappers()  # every relationship known, backrefs included
@@ -119,7 +119,11 @@ def _insert_plan(model: type[Any]) -> Plan:
         pairs = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
         table = cast(Table, mapper.local_table)
         statement = insert(table).returning(*(column for _key, column in pairs))
-        plan = _INSERT_PLANS[model] = (statement, pairs, tuple(mapper.relationships.keys()))
+        generator = mapper.version_id_generator
+        counter = mapper.version_id_col
+        version = (str(counter.key), generator) if counter is not None and generator else None
+        plan = (statement, pairs, tuple(mapper.relationships.keys()), version)
+        _INSERT_PLANS[model] = plan
     return plan
 
 
@@ -129,11 +133,12 @@ def insert_now(obj: M) -> M:
     where a unit-of-work flush costs several times the statement.
 
     What a flush would send is sent: the attributes set, a None only where the type stores one
-    (JSON); the columns' defaults fill the rest, and every column comes back. Foreign keys are
+    (JSON); the columns' defaults fill the rest (a version counter starts as a flush starts it),
+    and every column comes back. Foreign keys are
     given as columns (`event_id=`), not as related objects. Mapper insert events and flush hooks
     do not run for it: `inserted_now` is sent instead. The row commits or rolls back with the
     session's transaction, like any other."""
-    statement, pairs, relationships = _insert_plan(type(obj))
+    statement, pairs, relationships, version = _insert_plan(type(obj))
     state = instance_state(obj)
     if not state.transient:
         raise ValueError("insert_now takes a new object that no session holds")
@@ -146,6 +151,8 @@ def insert_now(obj: M) -> M:
         for key, column in pairs
         if key in given and (given[key] is not None or column.type.should_evaluate_none)
     }
+    if version is not None and values.get(version[0]) is None:
+        values[version[0]] = version[1](None)  # the counter's first value, as a flush gives it
     session = db.session()
     row = session.connection().execute(statement, values).one()
     given.update(zip((key for key, _column in pairs), row, strict=True))

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.auth import ensure_visible, visible_department_id
 from core.calendar import deadline_after, local_date
-from core.db import db, is_postgresql, utcnow
+from core.db import db, insert_now, is_postgresql, utcnow
 from core.disclosure import Sight, hidden_for, person_sight, redact_person, text_for
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Department, Role, ServiceItem, User
@@ -194,8 +194,24 @@ def _record(
     """Write the move's event; `department_id` is the department concerned (the lead after the
     move, or the one that returned the ticket)."""
     ticket.updated_at = now  # every move bumps the version, so a stale write always fails
-    row = TicketEvent(
-        ticket=ticket,
+    row = _event_row(ticket, name, from_status, actor, note, now, department_id)
+    row.ticket = ticket  # in the ticket's loaded events too
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _event_row(
+    ticket: Ticket,
+    name: str,
+    from_status: TicketStatus | None,
+    actor: User | None,
+    note: str,
+    now: datetime,
+    department_id: int | None = None,
+) -> TicketEvent:
+    return TicketEvent(
+        ticket_id=ticket.id,
         move=name,
         from_status=from_status,
         to_status=ticket.status,
@@ -204,9 +220,6 @@ def _record(
         note=note.strip(),
         created_at=now,
     )
-    db.session.add(row)
-    db.session.flush()
-    return row
 
 
 def make_move(
@@ -644,7 +657,7 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
         caller_phone=_caller_phone(data.get("caller_phone", "")),
         leader_name=data.get("leader_name", "").strip(),
         content=data["content"].strip(),
-        region=region,
+        region_code=region.code,
         address=data.get("address", "").strip(),
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
@@ -660,8 +673,10 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
     )
     # The day's counter row last, just before the insert: its lock is held until the commit.
     ticket.number = next_number(now)
-    db.session.add(ticket)
-    _record(ticket, CREATE, None, actor, data.get("note", ""), now)
+    ticket.updated_at = now
+    # A new ticket and its first event go in at once (core.db.insert_now), not by a flush.
+    insert_now(ticket)
+    insert_now(_event_row(ticket, CREATE, None, actor, data.get("note", ""), now))
     if data.get("lead_department"):
         dispatch = {
             "department": data["lead_department"],

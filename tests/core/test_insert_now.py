@@ -102,3 +102,17 @@ def test_a_found_token_brings_its_event_department_region_and_service_item(datab
     assert names == (dept.code, dept.region.name, item.code)
     assert target.token in db.session() and target.event in db.session()
     assert not db.session.new and not db.session.dirty
+
+
+def test_a_new_ticket_starts_its_version_counter_and_has_its_first_event(database):
+    from hotline import service
+    from hotline.models import TicketEvent
+
+    f.department()  # the region 460100 with it
+    agent = f.user()
+    ticket = service.create_ticket({"type": "consultation", "content": "咨询", "region_code": "460100"}, agent)
+    assert ticket.version == 1 and ticket.region.code == "460100"  # the counter as a flush starts it
+    assert ticket in db.session() and not db.session.new and not db.session.dirty
+    moves = db.session.scalars(select(TicketEvent.move).where(TicketEvent.ticket_id == ticket.id)).all()
+    assert moves == ["create"]
+    assert [e.move for e in ticket.events] == ["create"]
