@@ -35,7 +35,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, DateTime, Enum, MetaData, Table, event, insert, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapper, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase, Mapper, configure_mappers
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
@@ -137,7 +137,8 @@ def insert_now(obj: M) -> M:
     and every column comes back. Foreign keys are
     given as columns (`event_id=`), not as related objects. Mapper insert events and flush hooks
     do not run for it: `inserted_now` is sent instead. The row commits or rolls back with the
-    session's transaction, like any other."""
+    session's transaction, and a rollback (of a savepoint too) takes the object out of the session,
+    as it does a flushed one."""
     statement, pairs, relationships, version = _insert_plan(type(obj))
     state = instance_state(obj)
     if not state.transient:
@@ -156,8 +157,10 @@ def insert_now(obj: M) -> M:
     session = db.session()
     row = session.connection().execute(statement, values).one()
     given.update(zip((key for key, _column in pairs), row, strict=True))
-    make_transient_to_detached(obj)  # no history: nothing left for a flush to write
+    # Pending, then persistent as a flush leaves an inserted object: no history (nothing left
+    # to write), and known to the transaction as new, so a rollback lets it go.
     session.add(obj)
+    session._register_persistent({state})
     session.info[WROTE] = True
     inserted_now.send(session, obj=obj)
     return obj

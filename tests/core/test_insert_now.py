@@ -64,12 +64,16 @@ def test_it_refuses_related_objects_and_objects_a_session_holds(database):
         insert_now(ServiceEvent(kind="counter", department=dept))
 
 
-def test_it_rolls_back_with_the_transaction(database):
+def test_it_rolls_back_with_the_transaction_and_leaves_the_session(database):
     before = db.session.scalar(select(func.count()).select_from(RatingAuditEvent))
     savepoint = db.session.begin_nested()
-    insert_now(RatingAuditEvent(action="probe", detail="{}"))
+    gone = insert_now(RatingAuditEvent(action="probe", detail="{}"))
     savepoint.rollback()
     assert db.session.scalar(select(func.count()).select_from(RatingAuditEvent)) == before
+    assert gone not in db.session()  # as a flushed object: a rolled-back row leaves no ghost
+    # SQLite gives the next row the same id: it goes in and is held, with no identity clash.
+    again = insert_now(RatingAuditEvent(action="again", detail="{}"))
+    assert again in db.session() and db.session.get(RatingAuditEvent, again.id) is again
 
 
 def test_a_citizens_rating_writes_its_queue_audit_and_outbox_rows(database, ctx):
