@@ -107,6 +107,13 @@ Plan = tuple[Any, Pairs, tuple[str, ...], tuple[str, Callable[[Any], Any]] | Non
 _INSERT_PLANS: dict[type[Any], Plan] = {}
 
 
+def mapped_columns(model: type[Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """A model's column attributes' names and their columns, in mapper order: what to SELECT to
+    build the whole object (core.prepared.as_loaded), or to INSERT and get back (insert_now)."""
+    props = list(inspect(model).column_attrs)
+    return tuple(p.key for p in props), tuple(p.columns[0] for p in props)
+
+
 def _insert_plan(model: type[Any]) -> Plan:
     """The model's INSERT ... RETURNING every column, its (attribute, column) pairs, its
     relationships' names, and its version counter's column (or None)."""
@@ -116,7 +123,7 @@ def _insert_plan(model: type[Any]) -> Plan:
         mapper: Mapper[Any] = inspect(model)
         if mapper.inherits is not None:
             raise TypeError(f"insert_now takes single-table models, not {model.__name__}")
-        pairs = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
+        pairs = tuple(zip(*mapped_columns(model), strict=True))
         table = cast(Table, mapper.local_table)
         statement = insert(table).returning(*(column for _key, column in pairs))
         generator = mapper.version_id_generator
@@ -129,16 +136,15 @@ def _insert_plan(model: type[Any]) -> Plan:
 
 def insert_now(obj: M) -> M:
     """Insert a new object at once, by one Core INSERT ... RETURNING on the session's connection,
-    and attach it to the session as if a query had loaded it: for the rows of a hot write path,
-    where a unit-of-work flush costs several times the statement.
+    and leave it in the session as a flush leaves an inserted object: for the rows of a hot write
+    path, where a unit-of-work flush costs several times the statement.
 
     What a flush would send is sent: the attributes set, a None only where the type stores one
     (JSON); the columns' defaults fill the rest (a version counter starts as a flush starts it),
-    and every column comes back. Foreign keys are
-    given as columns (`event_id=`), not as related objects. Mapper insert events and flush hooks
-    do not run for it: `inserted_now` is sent instead. The row commits or rolls back with the
-    session's transaction, and a rollback (of a savepoint too) takes the object out of the session,
-    as it does a flushed one."""
+    and every column comes back. Foreign keys are given as columns (`event_id=`), not as related
+    objects. Mapper insert events and flush hooks do not run for it: `inserted_now` is sent
+    instead. The row commits or rolls back with the session's transaction, and a rollback (of a
+    savepoint too) takes the object out of the session, as it does a flushed one."""
     statement, pairs, relationships, version = _insert_plan(type(obj))
     state = instance_state(obj)
     if not state.transient:

@@ -27,13 +27,6 @@ M = TypeVar("M")
 Processor = Callable[[Any], Any] | None
 
 
-def mapped_columns(model: type[Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """A model's column attributes' names and their columns, in mapper order: what to SELECT for
-    `as_loaded` to build the whole object."""
-    props = list(inspect(model).column_attrs)
-    return tuple(p.key for p in props), tuple(p.columns[0] for p in props)
-
-
 class _Rendered:
     """One statement in one dialect: its SQL text, how its parameters are passed and processed,
     and each result column's processor."""
@@ -109,6 +102,14 @@ def as_loaded(model: type[M], columns: Sequence[str], values: Sequence[Any], **r
     for name, value in related.items():
         set_committed_value(obj, name, value)
     make_transient_to_detached(obj)
+    return obj
+
+
+def in_session(obj: M) -> M:
+    """An `as_loaded` object in the session: added (with the loaded relations it holds, by the
+    save-update cascade) unless the session holds it already."""
+    if obj not in db.session():
+        db.session.add(obj)
     return obj
 
 

@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.db import db
 from core.models import Department, Region, User
-from core.prepared import as_loaded
+from core.prepared import as_loaded, in_session
 
 # What a request needs of its staff member; the rest (password hash, creation times) loads on use.
 USER_COLUMNS = ("id", "username", "display_name", "role", "department_id", "locale", "active")
@@ -53,6 +52,5 @@ def staff_member(row: tuple[Any, ...]) -> tuple[User, tuple[Any, ...]]:
         region = as_loaded(Region, REGION_COLUMNS, region_values)
         department = as_loaded(Department, DEPARTMENT_COLUMNS, department_values, region=region)
     user = as_loaded(User, USER_COLUMNS, user_values, department=department)
-    if user not in db.session():
-        db.session.add(user)  # its department and region with it (the save-update cascade)
+    in_session(user)  # its department and region with it
     return user, row[users + departments + regions :]

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
-from core.db import db
+from core.db import db, mapped_columns
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Department, Region, ServiceItem, User
-from core.prepared import PreparedLookup, as_loaded, mapped_columns
+from core.prepared import PreparedLookup, as_loaded, in_session
 
 
 def region_data() -> dict[str, Any]:
@@ -49,10 +49,7 @@ def get_region(code: str) -> Region:
     row = lookup.first(code=code)
     if row is None:
         raise ValidationFailed("Unknown region.", {"region_code": [f"No region with code {code}."]})
-    region = as_loaded(Region, names, row)
-    if region not in db.session():
-        db.session.add(region)
-    return region
+    return in_session(as_loaded(Region, names, row))
 
 
 def get_department(code: str) -> Department:

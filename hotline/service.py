@@ -182,19 +182,9 @@ def _check(move: Move, ticket: Ticket, actor: User | None, now: datetime, expect
         )
 
 
-def _record(
-    ticket: Ticket,
-    name: str,
-    from_status: TicketStatus | None,
-    actor: User | None,
-    note: str,
-    now: datetime,
-    department_id: int | None = None,
-) -> TicketEvent:
-    """Write the move's event; `department_id` is the department concerned (the lead after the
-    move, or the one that returned the ticket)."""
-    ticket.updated_at = now  # every move bumps the version, so a stale write always fails
-    row = _event_row(ticket, name, from_status, actor, note, now, department_id)
+def _record(ticket: Ticket, row: TicketEvent) -> TicketEvent:
+    """Write a move's event (`_event_row`) with the ticket's change."""
+    ticket.updated_at = row.created_at  # every move bumps the version, so a stale write always fails
     row.ticket = ticket  # in the ticket's loaded events too
     db.session.add(row)
     db.session.flush()
@@ -210,6 +200,8 @@ def _event_row(
     now: datetime,
     department_id: int | None = None,
 ) -> TicketEvent:
+    """A move's event; `department_id` is the department concerned (the lead after the move, or
+    the one that returned the ticket)."""
     return TicketEvent(
         ticket_id=ticket.id,
         move=name,
@@ -243,7 +235,7 @@ def make_move(
     if move.target is not None:
         ticket.status = move.target
     note = inputs.get("note", "") if step.note is None else step.note
-    _record(ticket, name, before, actor, note, now, department_before)
+    _record(ticket, _event_row(ticket, name, before, actor, note, now, department_before))
     step.after()
     return ticket
 
@@ -254,7 +246,7 @@ CITIZEN_UPDATE = "citizen_update"
 def record_citizen_update(ticket: Ticket, note: str, now: datetime | None = None) -> TicketEvent:
     """市民补充: what the citizen added after filing (Open311's servicerequestupdates), on the
     ticket's timeline. Not a move anyone makes: the state stays where it is."""
-    return _record(ticket, CITIZEN_UPDATE, ticket.status, None, note, now or utcnow())
+    return _record(ticket, _event_row(ticket, CITIZEN_UPDATE, ticket.status, None, note, now or utcnow()))
 
 
 def replay(events: Iterable[TicketEvent]) -> TicketStatus | None:
@@ -668,12 +660,12 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
         handle_due_at=deadlines.handle_due_at,
         deadline_estimated=deadlines.estimated,
         created_at=now,
+        updated_at=now,
         created_by_id=actor.id if actor else None,
         assisting_departments=[],  # known empty: the answer reads it without a query
     )
     # The day's counter row last, just before the insert: its lock is held until the commit.
     ticket.number = next_number(now)
-    ticket.updated_at = now
     # A new ticket and its first event go in at once (core.db.insert_now), not by a flush.
     insert_now(ticket)
     insert_now(_event_row(ticket, CREATE, None, actor, data.get("note", ""), now))

@@ -19,10 +19,10 @@ from sqlalchemy import Select, Table, and_, bindparam, select, update
 
 from core import messages
 from core.auth import get_visible, token_digest, visible_department_id
-from core.db import db, utcnow
+from core.db import db, mapped_columns, utcnow
 from core.errors import Conflict, Gone, NotFound
 from core.models import CitizenMessage, Department, Region, ServiceItem, User
-from core.prepared import PreparedLookup, as_loaded, mapped_columns
+from core.prepared import PreparedLookup, as_loaded, in_session
 from core.privacy import is_valid_phone, normalize_phone
 from ratings import audit, links
 from ratings.issuers import SYSTEM, IssuingParty, place
@@ -327,10 +327,8 @@ def _found_token(row: tuple[Any, ...], names: tuple[tuple[str, ...], ...]) -> tu
         department = as_loaded(Department, names[2], department_values, region=region)
     item = as_loaded(ServiceItem, names[4], item_values) if item_values[0] is not None else None
     event = as_loaded(ServiceEvent, names[1], event_values, department=department, service_item=item)
-    token = as_loaded(RatingToken, names[0], token_values, event=event)
-    if token not in db.session():
-        db.session.add(token)  # its event, department, region and service item with it
-    return token, row[start]
+    # In the session with its event, department, region and service item.
+    return in_session(as_loaded(RatingToken, names[0], token_values, event=event)), row[start]
 
 
 @cache

@@ -118,11 +118,14 @@ def difference(rating_id: int | None, before: Contribution | None, after: Contri
     return rows + ([_row(rating_id, after, +1, now)] if after is not None else [])
 
 
+def _added(rating: Rating) -> list[dict[str, Any]]:
+    """The queue rows of a newly inserted rating."""
+    return difference(rating.id, None, contribution(_current(rating)))
+
+
 def changes(pending: Pending) -> list[dict[str, Any]]:
     """The queue rows of a flushed batch (ids are known now)."""
-    rows: list[dict[str, Any]] = []
-    for obj in pending.new:
-        rows += difference(obj.id, None, contribution(_current(obj)))
+    rows = [row for obj in pending.new for row in _added(obj)]
     for obj, stored, names in pending.changed:
         # What the UPDATE leaves: the stored row with the attributes this flush set.
         after = _with_defaults({**stored, **{name: getattr(obj, name) for name in names}})
@@ -138,6 +141,12 @@ def _queue_insert() -> Any:
     return insert(RatingChange)
 
 
+def _append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append queue rows on the session's connection: they commit or roll back with its work."""
+    if rows:
+        session.connection().execute(_queue_insert(), rows)
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     pending = collect(session, session.new, session.dirty, session.deleted)
     if pending.new or pending.changed or pending.deleted:
@@ -148,17 +157,14 @@ def _after_flush(session: Session, _context: Any) -> None:
     rows: list[dict[str, Any]] = []
     for pending in session.info.pop(PENDING, []):
         rows += changes(pending)
-    if rows:
-        session.connection().execute(_queue_insert(), rows)
+    _append(session, rows)
 
 
 def _inserted_now(session: Session, obj: Any) -> None:
     """A rating inserted outside a flush (core.db.insert_now): its queue row, as `_after_flush`
     would have appended it."""
     if isinstance(obj, Rating):
-        rows = difference(obj.id, None, contribution(_current(obj)))
-        if rows:
-            session.connection().execute(_queue_insert(), rows)
+        _append(session, _added(obj))
 
 
 def _after_rollback(session: Session) -> None:
