@@ -25,7 +25,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import ColumnElement, bindparam, or_, select
 
-from core.db import db, utcnow
+from core.db import db, note_snapshot, snapshot_column, utcnow
 from core.errors import Forbidden, NotFound
 from core.models import ApiToken, Role, StaffSession, User
 from core.prepared import PreparedLookup
@@ -48,7 +48,7 @@ def _credential(model: type[ApiToken] | type[StaffSession], unexpired: ColumnEle
     """A credential found by the hash of its secret, with its active user, while not revoked and
     `unexpired`: one prepared statement (core.principal)."""
     return PreparedLookup(
-        principal_select(model.id)
+        principal_select(model.id, snapshot_column())
         .join(model, model.user_id == User.id)
         .where(model.token_hash == bindparam("digest"), model.revoked_at.is_(None), unexpired, User.active.is_(True))
     )
@@ -138,7 +138,8 @@ def _load_from_session(token: str) -> User | None:
     row = _SESSION.first(digest=token_digest(token), now=utcnow())
     if row is None:
         return None
-    user, _ = staff_member(row)
+    user, (_, snapshot) = staff_member(row)
+    note_snapshot(db.session.connection(), snapshot)
     user.session_token = token
     return user
 
@@ -152,7 +153,8 @@ def _load_from_bearer(req: Any) -> User | None:
     row = _BEARER.first(digest=token_digest(token), now=utcnow())
     if row is None:
         return None
-    user, (token_id,) = staff_member(row)
+    user, (token_id, snapshot) = staff_member(row)
+    note_snapshot(db.session.connection(), snapshot)
     user.via_token = True
     g.api_token_id = token_id
     return user

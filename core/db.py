@@ -32,9 +32,22 @@ from blinker import Namespace
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, DateTime, Enum, MetaData, Table, event, insert, inspect
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Enum,
+    FunctionElement,
+    MetaData,
+    Table,
+    Text,
+    event,
+    insert,
+    inspect,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapper, configure_mappers
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
@@ -314,7 +327,9 @@ def data_version() -> tuple[Any, ...] | None:
     - PostgreSQL: the current snapshot (`pg_current_snapshot()`: the oldest transaction still
       running, the next one to be assigned and those in progress between). Any transaction that
       writes and ends, committed or rolled back, changes it; while it stands, every statement
-      sees the same rows.
+      sees the same rows. The request's credential lookup reads it in the same statement
+      (`snapshot_column`, `note_snapshot`), so a request that reads no more than it costs no
+      round trip of its own.
 
     None inside a transaction: its reads may see its own writes, which a rollback takes back
     without moving the value, or a snapshot older than the value (a job's, a test's)."""
@@ -328,6 +343,9 @@ def connection_version(connection: Connection) -> tuple[Any, ...] | None:
     if name == "postgresql":
         if not dbapi_connection.autocommit or dbapi_connection.info.transaction_status != TransactionStatus.IDLE:
             return None
+        noted = connection.info.get(_SNAPSHOT)
+        if noted is not None:
+            return ("pg", noted)
         return ("pg", dbapi_connection.execute("SELECT pg_current_snapshot()::text").fetchone()[0])
     if name != "sqlite" or dbapi_connection.in_transaction:
         return None
@@ -336,6 +354,40 @@ def connection_version(connection: Connection) -> tuple[Any, ...] | None:
         info[_CONNECTION_ID] = next(_connection_ids)
     version = dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
     return info[_CONNECTION_ID], int(version), int(dbapi_connection.total_changes)
+
+
+class _Snapshot(FunctionElement[str]):
+    """PostgreSQL's current snapshot as text; NULL elsewhere."""
+
+    type = Text()
+    name = "haocha_snapshot"
+    inherit_cache = True
+
+
+@compiles(_Snapshot)
+def _no_snapshot(_element: _Snapshot, _compiler: Any, **_kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(_Snapshot, "postgresql")
+def _pg_snapshot(_element: _Snapshot, _compiler: Any, **_kw: Any) -> str:
+    return "pg_current_snapshot()::text"
+
+
+def snapshot_column() -> ColumnElement[str]:
+    """A column to add to a request's first read: PostgreSQL's snapshot as that statement saw
+    it (NULL on other databases), for `note_snapshot`."""
+    return _Snapshot().label("data_snapshot")
+
+
+def note_snapshot(connection: Connection, snapshot: str | None) -> None:
+    """Keep the snapshot a `snapshot_column` read on this connection outside a transaction, as
+    its `data_version` until the connection next begins or writes (the events below forget it)."""
+    if snapshot is not None and connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+        connection.info[_SNAPSHOT] = snapshot
+
+
+_SNAPSHOT = "haocha_snapshot"
 
 
 # Statements that write, or open a savepoint around writes (a savepoint cannot outlive the
@@ -374,11 +426,13 @@ def configure_postgresql(engine: Engine) -> None:
         if dbapi_connection.autocommit != reading:
             dbapi_connection.autocommit = reading
         conn.info[_DEFERRED] = reading
+        conn.info.pop(_SNAPSHOT, None)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_at_first_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if conn.info.get(_DEFERRED) and _writes_or_locks(statement):
             conn.info[_DEFERRED] = False
+            conn.info.pop(_SNAPSHOT, None)
             conn.connection.dbapi_connection.autocommit = False
 
 

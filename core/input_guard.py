@@ -113,8 +113,29 @@ def _no_constant(name: str) -> Any:
     raise InputRefused("NaN and Infinity are not JSON.", {"body": [f"{name} is not allowed."]})
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class GuardedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, reading with `loads`."""
+    """Flask's JSON provider, reading with `loads` and writing compact UTF-8 (no spaces after
+    separators, Chinese as itself rather than \\u escapes): a province-wide statistics answer is
+    a third smaller, and every client reads it the same (RFC 8259 JSON is UTF-8)."""
+
+    ensure_ascii = False
+    compact = True
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("separators", (",", ":"))
+        text = super().dumps(obj, **kwargs)
+        if not text.isascii() and not _utf8(text):
+            # A lone surrogate (a test sending one, say) has no UTF-8 form: escape it, as before.
+            return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads(s)

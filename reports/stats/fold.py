@@ -66,9 +66,10 @@ def _upsert(connection: Connection, model: Any, keys: tuple[str, ...], deltas: D
     connection.execute(_upsert_statement(connection.dialect.name, model, keys), rows)
 
 
-def new_token(rows: int) -> None:
-    """Mark the rollups changed: a fresh random token on the watermark row."""
-    connection = db.session.connection()
+def new_token(rows: int, connection: Connection | None = None) -> None:
+    """Mark the rollups changed: a fresh random token on the watermark row (on `connection`,
+    by default the session's)."""
+    connection = connection or db.session.connection()
     stmt = _insert(connection.dialect.name, FoldState).values(id=1, token=uuid.uuid4().hex, folded_at=utcnow())
     stmt = stmt.values(folded_rows=rows)
     stmt = stmt.on_conflict_do_update(

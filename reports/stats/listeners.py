@@ -12,6 +12,10 @@ the same way.
 Nothing here updates a shared row: every rating's transaction inserts its own rows only, and the
 rollups themselves are written by the fold job (`reports.stats.fold`). Bulk loaders that bypass
 the ORM call `service.rebuild_rollups()` afterwards.
+
+A department, service item or region renamed gives the watermark a new token, as a fold does:
+answers and group names are remembered under the token (reports.stats.service), so the next
+answer shows the new name. Renames are rare; ratings never touch that row.
 """
 
 from collections.abc import Iterable
@@ -20,13 +24,18 @@ from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from core.db import inserted_now, utcnow
+from core.models import Department, Region, ServiceItem
 from ratings.models import RaterType, Rating, RatingStatus
+from reports.stats.fold import new_token
 from reports.stats.models import COUNT_COLUMNS, FINE_KEYS, RatingChange
 
 TRACKED = ("assess_number", "level", "status", *FINE_KEYS)
 PENDING = "stats_rating_changes"
+RENAMED = "stats_group_renamed"
+NAMED = (Department, ServiceItem, Region)  # the groups whose labels are names from the database
 Key = tuple[Any, ...]
 Contribution = tuple[Key, str]
 
@@ -147,10 +156,19 @@ def _append(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(_queue_insert(), rows)
 
 
+def _renamed(obj: Any) -> bool:
+    if not isinstance(obj, NAMED):
+        return False
+    attrs = instance_state(obj).attrs
+    return attrs.name.history.has_changes() or attrs.name_en.history.has_changes()
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     pending = collect(session, session.new, session.dirty, session.deleted)
     if pending.new or pending.changed or pending.deleted:
         session.info.setdefault(PENDING, []).append(pending)
+    if any(_renamed(obj) for obj in session.dirty):
+        session.info[RENAMED] = True
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -158,6 +176,8 @@ def _after_flush(session: Session, _context: Any) -> None:
     for pending in session.info.pop(PENDING, []):
         rows += changes(pending)
     _append(session, rows)
+    if session.info.pop(RENAMED, False):
+        new_token(0, session.connection())
 
 
 def _inserted_now(session: Session, obj: Any) -> None:
@@ -169,6 +189,7 @@ def _inserted_now(session: Session, obj: Any) -> None:
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(RENAMED, None)
 
 
 _connected = False

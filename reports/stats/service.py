@@ -203,6 +203,7 @@ def clear_caches() -> None:
         _rollups.clear()
         _answers.clear()
         _unchanged.clear()
+        _group_names.clear()
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -307,7 +308,27 @@ def group_order(key: Any) -> tuple[bool, str]:
     return key is None, f"{key:012d}" if isinstance(key, int) else str(key)
 
 
-def _group_rows(sums: Sums, group_by: str) -> list[tuple[str, str, tuple[int, ...]]]:
+NAMED_GROUPS = frozenset({"department", "service", "region"})
+# (grouping, watermark token) -> {key: name}: a rename gives the watermark a new token
+# (reports.stats.listeners), so names remembered under a token are the names now.
+_group_names: OrderedDict[tuple[str, str], dict[Any, str]] = OrderedDict()
+
+
+def _labels(group_by: str, keys: Sequence[Any], token: str | None) -> Mapping[Any, str]:
+    """`labels`, the names of departments, service items and regions remembered under the
+    watermark `token`: an answer recomputed after a rating reads none of them again."""
+    if token is None or group_by not in NAMED_GROUPS:
+        return labels(group_by, keys)
+    with _cache_lock:
+        known = _group_names.get((group_by, token), {})
+    missing = [key for key in keys if key not in known]
+    if missing:
+        known = {**known, **labels(group_by, missing)}
+        _remember(_group_names, (group_by, token), known)
+    return known
+
+
+def _group_rows(sums: Sums, group_by: str, token: str | None) -> list[tuple[str, str, tuple[int, ...]]]:
     """(key, label, numbers) of each group with ratings, in key order; unknown keys last."""
     buckets: dict[Any, list[int]] = {}
     for raw, numbers in sums.items():
@@ -316,7 +337,7 @@ def _group_rows(sums: Sums, group_by: str) -> list[tuple[str, str, tuple[int, ..
         for i, n in enumerate(numbers):
             bucket[i] += n
     buckets = {k: v for k, v in buckets.items() if any(v)}
-    names = labels(group_by, [k for k in buckets if k is not None])
+    names = _labels(group_by, [k for k in buckets if k is not None], token)
     return [
         ("" if key is None else str(key), "-" if key is None else names.get(key, ""), tuple(buckets[key]))
         for key in sorted(buckets, key=group_order)
@@ -327,9 +348,9 @@ def _group(key: str, label: str, numbers: tuple[int, ...], rules: tuple[Any, ...
     return {"key": key, "label": label, **figures(numbers, rules)}
 
 
-def _groups(sums: Sums, group_by: str) -> list[dict[str, Any]]:
+def _groups(sums: Sums, group_by: str, token: str | None) -> list[dict[str, Any]]:
     rules = _rules()
-    return [_group(*row, rules) for row in _group_rows(sums, group_by)]
+    return [_group(*row, rules) for row in _group_rows(sums, group_by, token)]
 
 
 @lru_cache(maxsize=65536)
@@ -340,7 +361,8 @@ def _group_json(key: str, label: str, numbers: tuple[int, ...], rules: tuple[Any
 
 def groups(filters: Filters, group_by: str) -> list[dict[str, Any]]:
     """The figures of each group that has ratings, in key order; unknown keys ("" / "-") last."""
-    return _groups(current(filters, group_by)[1], group_by)
+    reading, sums = current(filters, group_by)
+    return _groups(sums, group_by, reading.token)
 
 
 def pending_statement(filters: Filters) -> Any:
@@ -364,7 +386,7 @@ def _body(filters: Filters, group_by: str | None, reading: Reading, sums: Sums) 
         "target": current_app.config["SATISFACTION_TARGET"],
         **figures(total),
         "pending_review": reading.pending,
-        "groups": _groups(sums, group_by) if group_by else [],
+        "groups": _groups(sums, group_by, reading.token) if group_by else [],
     }
 
 
@@ -376,9 +398,9 @@ def _body_json(filters: Filters, group_by: str | None, reading: Reading, sums: S
     provider = current_app.json
     style = (getattr(provider, "sort_keys", None), getattr(provider, "ensure_ascii", None))
     rules = _rules()
-    parts = [_group_json(*row, rules, style) for row in _group_rows(sums, group_by)] if group_by else []
+    parts = [_group_json(*row, rules, style) for row in _group_rows(sums, group_by, reading.token)] if group_by else []
     head = provider.dumps({**_body(filters, None, reading, sums), "groups": _GROUPS_MARK})
-    return str(head).replace(f'"{_GROUPS_MARK}"', "[" + ", ".join(parts) + "]", 1)
+    return str(head).replace(f'"{_GROUPS_MARK}"', "[" + ",".join(parts) + "]", 1)
 
 
 def satisfaction(filters: Filters, group_by: str | None = None) -> dict[str, Any]:

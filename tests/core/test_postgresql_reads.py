@@ -7,15 +7,17 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from tests_support import postgres_scratch_database
 
 from core.db import (
     _writes_or_locks,
     configure_postgresql,
     connection_version,
+    note_snapshot,
     ping_idle_connections,
     set_write_intent,
+    snapshot_column,
 )
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
@@ -138,3 +140,28 @@ def test_the_data_version_is_the_snapshot_and_moves_with_any_ended_writer(engine
     with engine.connect() as job:
         job.execute(text("SELECT 1"))
         assert connection_version(job) is None  # a job's (or a test's) transaction: none either
+
+
+def test_a_snapshot_read_with_the_first_statement_serves_as_the_data_version(engine: Engine, reading: None) -> None:
+    """The credential lookup reads the snapshot in its own statement (snapshot_column) and notes
+    it: the data version then costs no round trip. It is the version the connection would read
+    itself, stands while nothing is written, and is forgotten once the connection writes or
+    begins again."""
+    with engine.connect() as reader, engine.connect() as writer:
+        noted = reader.execute(select(snapshot_column())).scalar_one()
+        note_snapshot(reader, noted)
+        assert connection_version(reader) == ("pg", noted)
+        assert reader.execute(text("SELECT pg_current_snapshot()::text")).scalar_one() == noted
+        writer.execute(text("INSERT INTO t (v) VALUES (2)"))
+        writer.commit()
+        assert connection_version(reader) == ("pg", noted)  # what the request's reads went by
+        reader.execute(text("UPDATE t SET v = 5 WHERE id = 1"))
+        assert connection_version(reader) is None
+        reader.commit()
+        reader.execute(text("SELECT 1"))  # the next request on this connection
+        fresh = connection_version(reader)
+        assert fresh is not None and fresh != ("pg", noted)
+    with engine.connect() as sqlite_like:
+        note_snapshot(sqlite_like, None)  # NULL on other databases: nothing is noted
+        sqlite_like.execute(text("SELECT 1"))
+        assert connection_version(sqlite_like) is not None

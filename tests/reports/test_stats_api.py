@@ -179,3 +179,63 @@ def test_the_json_answer_is_the_dumped_body_character_for_character(demo, ctx):
     assert same()
     rf.rate(rf.event(f.department()), 1)
     assert same()
+
+
+def test_a_renamed_department_or_service_shows_its_new_name_in_the_next_answer(client):
+    """Answers and group names are remembered under the watermark token; a rename gives it a new
+    token (reports.stats.listeners), so a cached answer never shows the old name."""
+    admin, manager = f.user(Role.ADMIN), f.user(Role.MANAGER)
+    dept = f.department()
+    item = f.service_item(dept)
+    rf.rate(rf.event(dept, service_item=item.code), 5)
+    fold.fold()
+    db.session.commit()
+    day = local_date(utcnow()).isoformat()
+
+    def names(group_by: str) -> list[str]:
+        url = f"/api/v1/stats/satisfaction?from={day}&to={day}&group_by={group_by}"
+        return [g["label"] for g in client.get(url, headers=f.bearer(manager)).json["groups"]]
+
+    assert names("department") == names("department") == [dept.name]  # the second one cached
+    assert names("service") == [item.name]
+    renamed = client.patch(f"/api/v1/departments/{dept.code}", json={"name": "新名称局"}, headers=f.bearer(admin))
+    assert renamed.status_code == 200, renamed.json
+    assert names("department") == ["新名称局"]
+    renamed = client.patch(f"/api/v1/service-items/{item.code}", json={"name": "新事项"}, headers=f.bearer(admin))
+    assert renamed.status_code == 200, renamed.json
+    assert names("service") == ["新事项"]
+
+
+def test_a_new_rating_reads_no_group_name_again(client):
+    """After a rating, the answer is recomputed from the rollups remembered and the tail; the
+    group names remembered under the same token are not read again."""
+    manager = f.user(Role.MANAGER)
+    dept, other = f.department(), f.department()
+    rf.rate(rf.event(dept), 5)
+    fold.fold()
+    db.session.commit()
+    day = local_date(utcnow()).isoformat()
+    url = f"/api/v1/stats/satisfaction?from={day}&to={day}&group_by=department"
+    assert [g["label"] for g in client.get(url, headers=f.bearer(manager)).json["groups"]] == [dept.name]
+    rf.rate(rf.event(dept), 1)
+    rf.rate(rf.event(other), 4)  # a department the remembered names do not hold yet
+    db.session.commit()
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        body = client.get(url, headers=f.bearer(manager)).json
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert [(g["label"], g["total"]) for g in body["groups"]] == [(dept.name, 2), (other.name, 1)]
+    named = [s for s in statements if "FROM departments" in s and "users" not in s]
+    assert len(named) == 1 and "departments.id IN" in named[0]  # the new department's name only
+    statements.clear()
+    rf.rate(rf.event(other), 3)
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(url, headers=f.bearer(manager)).json["total"] == 4
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert not [s for s in statements if "FROM departments" in s and "users" not in s]
