@@ -1,4 +1,4 @@
-"""Hot-path reads without the ORM's per-statement machinery: a one-row SELECT rendered once per
+"""Hot-path reads without the ORM's per-statement machinery: a SELECT rendered once per
 dialect and run on the request connection's own DBAPI cursor (`PreparedLookup`), and the objects
 of its row built as loading builds them (`as_loaded`).
 
@@ -9,6 +9,7 @@ the instance's dict and its relationships set as loaded values (`set_committed_v
 the session, it behaves as if a query had loaded it (lazy loads, flushes, expiry). An object the
 session already holds is used as it is.
 
+The engine's `before_cursor_execute` listeners see the statement, as they see any other.
 A driver error is not handled here: the same statement is run again through SQLAlchemy, which
 raises its own error and, for a lost connection, invalidates the pool as for any statement.
 """
@@ -16,7 +17,7 @@ raises its own error and, for a lost connection, invalidates the pool as for any
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, inspect
+from sqlalchemy import CompoundSelect, Select, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapper, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -31,7 +32,7 @@ class _Rendered:
     """One statement in one dialect: its SQL text, how its parameters are passed and processed,
     and each result column's processor."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.compiled = compiled
         self.sql = compiled.string
@@ -61,30 +62,50 @@ class _Rendered:
 
 
 class PreparedLookup:
-    """A one-row SELECT rendered once per dialect and run on the request connection's cursor."""
+    """A SELECT rendered once per dialect and run on the request connection's cursor: one row
+    (`first`) or all of them (`all`)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect) -> None:
         self.statement = statement
         self._rendered: dict[str, _Rendered] = {}
 
     def first(self, **params: Any) -> tuple[Any, ...] | None:
+        rows = self._run(params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, **params: Any) -> list[tuple[Any, ...]]:
+        return self._run(params, one=False)
+
+    def _run(self, params: dict[str, Any], one: bool) -> list[tuple[Any, ...]]:
         connection = db.session.connection()
         dialect = connection.dialect
         rendered = self._rendered.get(dialect.name)
         if rendered is None:
             rendered = self._rendered[dialect.name] = _Rendered(self.statement, dialect)
+        arguments = rendered.arguments(params)
         try:
             cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(rendered.sql, rendered.arguments(params))
-                raw = cursor.fetchone()
+                if connection._has_events or connection.engine._has_events:
+                    # The engine's listeners see the statement, as for any other (instrumentation,
+                    # tests counting statements, core.db's transaction hooks).
+                    for listener in connection.dispatch.before_cursor_execute:
+                        listener(connection, cursor, rendered.sql, arguments, None, False)
+                cursor.execute(rendered.sql, arguments)
+                found: Sequence[Any]
+                if one:
+                    raw = cursor.fetchone()
+                    found = () if raw is None else (raw,)
+                else:
+                    found = cursor.fetchall()
             finally:
                 cursor.close()
         except dialect.loaded_dbapi.Error:
             # Through SQLAlchemy once more: it raises its own error and handles a disconnect.
-            again = connection.execute(self.statement, params).first()
-            return None if again is None else tuple(again)
-        return None if raw is None else rendered.row(raw)
+            result = connection.execute(self.statement, params)
+            again = result.first() if one else result.all()
+            return [] if again is None else [tuple(again)] if one else [tuple(row) for row in again]
+        return [rendered.row(raw) for raw in found]
 
 
 def as_loaded(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:

@@ -35,6 +35,7 @@ from sqlalchemy import (
 
 from core.db import data_version, db, is_postgresql
 from core.models import Department, Region, ServiceItem
+from core.prepared import PreparedLookup
 from ratings.counting import rates
 from ratings.labels import CHANNEL_LABELS, RATER_TYPE_LABELS, label
 from ratings.models import Rating, RatingStatus
@@ -153,12 +154,13 @@ def _head(filters: Filters, group_by: str | None, pending: bool) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _statement(filters: Filters, group_by: str | None, rollup: bool, pending: bool) -> Any:
-    """Built once per query shape: building the union costs as much as running it on a small tail."""
+def _statement(filters: Filters, group_by: str | None, rollup: bool, pending: bool) -> PreparedLookup:
+    """Built once per query shape (building the union costs as much as running it on a small
+    tail), and run on the driver's cursor (core.prepared): the tail is read after every rating."""
     parts = [_head(filters, group_by, pending), _part(_TAIL, RatingChange, filters, group_by)]
     if rollup:
         parts.append(_part(_ROLLUP, _source(filters, group_by), filters, group_by))
-    return union_all(*parts)
+    return PreparedLookup(union_all(*parts))
 
 
 def read(filters: Filters, group_by: str | None = None, rollup: bool = True, pending: bool = False) -> Reading:
@@ -167,7 +169,7 @@ def read(filters: Filters, group_by: str | None = None, rollup: bool = True, pen
     meanwhile (rows leaving the queue, entering the rollups) is seen entirely or not at all."""
     token, held = None, 0
     found: dict[int, dict[Any, tuple[int, ...]]] = {_ROLLUP: {}, _TAIL: {}}
-    for part, key, *rest in db.session.execute(_statement(filters, group_by, rollup, pending)):
+    for part, key, *rest in _statement(filters, group_by, rollup, pending).all():
         if part == _HEAD:
             token, held = rest[-2], int(rest[-1] or 0)
             continue

@@ -16,7 +16,7 @@ from core.prepared import PreparedLookup
 
 
 def _statements() -> list[str]:
-    """Statements SQLAlchemy runs from now on (the lookup's own cursor is not among them)."""
+    """Statements run from now on (the lookup's own cursor among them: its listeners see it)."""
     seen: list[str] = []
 
     @event.listens_for(db.session.connection(), "before_cursor_execute")
@@ -44,7 +44,8 @@ def test_a_bearer_token_gives_a_persistent_user_with_department_and_region(app, 
         assert user.role is Role.HANDLER and user.active is True
         assert user.department is not None and user.department.id == department_id
         assert user.department.region.code == "460100" and user.department.region.name
-        assert seen == []  # department and region came with the row: no lazy load
+        # One statement: department and region came with the row, no lazy load.
+        assert len(seen) == 1 and "FROM users" in seen[0] and "api_tokens.token_hash" in seen[0]
         state = inspect(user)
         assert state.persistent and not state.modified
         assert db.session.get(User, user_id) is user
@@ -53,7 +54,7 @@ def test_a_bearer_token_gives_a_persistent_user_with_department_and_region(app, 
         assert not (db.session.new or db.session.dirty)
         # A column left out of the statement loads on first use, as an expired one does.
         assert user.password_hash.startswith("$argon2id$")
-        assert len(seen) == 1 and "password_hash" in seen[0]
+        assert len(seen) == 2 and "password_hash" in seen[1]
 
 
 def test_the_built_user_is_tracked_like_a_loaded_one(app, database):
@@ -123,7 +124,8 @@ def test_a_driver_error_is_retried_through_sqlalchemy(app, database):
         else:
             row = lookup.first(digest=token_digest(token), now=utcnow())
             assert row is not None and row[0] == staff_id
-        assert len(seen) == 1 and "api_tokens" in seen[0]
+        assert seen[0] == "SELECT no_such_column FROM api_tokens"  # the cursor's try, then SQLAlchemy's
+        assert len(seen) == 2 and "api_tokens.token_hash" in seen[1]
 
 
 def test_a_staff_session_is_refused_once_expired_or_revoked(app, database):
