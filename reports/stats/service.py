@@ -332,17 +332,24 @@ def _labels(group_by: str, keys: Sequence[Any], token: str | None) -> Mapping[An
 
 def _group_rows(sums: Sums, group_by: str, token: str | None) -> list[tuple[str, str, tuple[int, ...]]]:
     """(key, label, numbers) of each group with ratings, in key order; unknown keys last."""
-    buckets: dict[Any, list[int]] = {}
+    buckets: dict[Any, tuple[int, ...]] = {}
+    periods = group_by in PERIODS
     for raw, numbers in sums.items():
-        key = period_key(raw, group_by) if group_by in PERIODS else (raw or None)
-        bucket = buckets.setdefault(key, [0] * len(COUNT_COLUMNS))
-        for i, n in enumerate(numbers):
-            bucket[i] += n
+        key = period_key(raw, group_by) if periods else (raw or None)  # 0 and "" are "unknown"
+        known = buckets.get(key)
+        buckets[key] = numbers if known is None else tuple(a + b for a, b in zip(known, numbers, strict=True))
     buckets = {k: v for k, v in buckets.items() if any(v)}
-    names = _labels(group_by, [k for k in buckets if k is not None], token)
+    known_keys = [k for k in buckets if k is not None]
+    names = _labels(group_by, known_keys, token)
+    try:
+        ordered = sorted(known_keys)  # one type of key per grouping: ids in number order, codes as text
+    except TypeError:
+        ordered = sorted(known_keys, key=group_order)
+    if None in buckets:
+        ordered.append(None)
     return [
         ("" if key is None else str(key), "-" if key is None else names.get(key, ""), tuple(buckets[key]))
-        for key in sorted(buckets, key=group_order)
+        for key in ordered
     ]
 
 
