@@ -20,6 +20,7 @@ from marshmallow import missing
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.auth import ensure_visible, visible_department_id
 from core.calendar import deadline_after, local_date
@@ -185,9 +186,11 @@ def _check(move: Move, ticket: Ticket, actor: User | None, now: datetime, expect
 def _record(ticket: Ticket, row: TicketEvent) -> TicketEvent:
     """Write a move's event (`_event_row`) with the ticket's change."""
     ticket.updated_at = row.created_at  # every move bumps the version, so a stale write always fails
-    row.ticket = ticket  # in the ticket's loaded events too
+    row.ticket = ticket
     db.session.add(row)
     db.session.flush()
+    if "events" in ticket.__dict__:  # loaded: view-only, so nothing adds the new event but this
+        set_committed_value(ticket, "events", [*ticket.events, row])
     return row
 
 
@@ -668,7 +671,12 @@ def create_ticket(data: dict[str, Any], actor: User | None, *, now: datetime | N
     ticket.number = next_number(now)
     # A new ticket and its first event go in at once (core.db.insert_now), not by a flush.
     insert_now(ticket)
-    insert_now(_event_row(ticket, CREATE, None, actor, data.get("note", ""), now))
+    first = insert_now(_event_row(ticket, CREATE, None, actor, data.get("note", ""), now))
+    # What the insert knows already, held as loaded: the answer reads none of it again (inside
+    # the write transaction, while the day's counter row is locked).
+    for name, value in (("region", region), ("service_item", item), ("created_by", actor), ("events", [first])):
+        set_committed_value(ticket, name, value)
+    set_committed_value(first, "ticket", ticket)
     if data.get("lead_department"):
         dispatch = {
             "department": data["lead_department"],

@@ -120,3 +120,22 @@ def test_a_new_ticket_starts_its_version_counter_and_has_its_first_event(databas
     moves = db.session.scalars(select(TicketEvent.move).where(TicketEvent.ticket_id == ticket.id)).all()
     assert moves == ["create"]
     assert [e.move for e in ticket.events] == ["create"]
+
+
+def test_a_ticket_created_through_the_api_reads_nothing_after_its_first_write(client):
+    """Inside the write transaction (the day's counter row locked) the answer is built from what
+    the insert knew: no lazy load of the region, the creator or the events."""
+    f.department()  # the region 460100 with it
+    agent = f.user()
+    headers = f.bearer(agent)
+    body = {"type": "consultation", "content": "咨询社保卡补办需要哪些材料", "region_code": "460100"}
+    with Statements() as statements:
+        response = client.post("/api/v1/tickets", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    first_write = statements.seen.index("INSERT")
+    after = [s for s in statements.seen[first_write:] if s not in ("SAVEPOINT", "RELEASE")]  # the test's own
+    assert after == ["INSERT", "INSERT", "INSERT"]  # counter, ticket, event: nothing read again
+    answer = response.json
+    assert answer["region_code"] == "460100" and answer["status"] == "accepted"
+    shown = client.get(f"/api/v1/tickets/{answer['number']}", headers=headers).json
+    assert {k: v for k, v in shown.items() if k in answer} == answer
