@@ -124,7 +124,7 @@ def _utf8(text: str) -> bool:
 class GuardedJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, reading with `loads` and writing compact UTF-8 (no spaces after
     separators, Chinese as itself rather than \\u escapes): a province-wide statistics answer is
-    a third smaller, and every client reads it the same (RFC 8259 JSON is UTF-8)."""
+    a quarter smaller, and every client reads it the same (RFC 8259 JSON is UTF-8)."""
 
     ensure_ascii = False
     compact = True
