@@ -417,7 +417,8 @@ def _writes_or_locks(statement: str) -> bool:
 
 
 def configure_postgresql(engine: Engine) -> None:
-    """Read outside a transaction until the first statement that writes or locks (module doc)."""
+    """Read outside a transaction until the first statement that writes or locks, or streams
+    its rows (module doc)."""
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -429,8 +430,11 @@ def configure_postgresql(engine: Engine) -> None:
         conn.info.pop(_SNAPSHOT, None)
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _begin_at_first_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.info.get(_DEFERRED) and _writes_or_locks(statement):
+    def _begin_at_first_write(conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_args: Any) -> None:
+        # A streamed read (yield_per) runs on a server-side cursor, which PostgreSQL declares
+        # only inside a transaction: it begins one too (a read-only one, rolled back at the end).
+        streamed = context is not None and bool(context.execution_options.get("stream_results"))
+        if conn.info.get(_DEFERRED) and (streamed or _writes_or_locks(statement)):
             conn.info[_DEFERRED] = False
             conn.info.pop(_SNAPSHOT, None)
             conn.connection.dbapi_connection.autocommit = False

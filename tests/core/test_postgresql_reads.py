@@ -165,3 +165,17 @@ def test_a_snapshot_read_with_the_first_statement_serves_as_the_data_version(eng
         note_snapshot(sqlite_like, None)  # NULL on other databases: nothing is noted
         sqlite_like.execute(text("SELECT 1"))
         assert connection_version(sqlite_like) is not None
+
+
+def test_a_streamed_read_begins_a_transaction_for_its_server_side_cursor(engine: Engine, reading: None) -> None:
+    """A read with yield_per runs on a server-side cursor, which PostgreSQL declares only inside
+    a transaction ("DECLARE CURSOR can only be used in transaction blocks" answered the KPI
+    dashboard with a 500): it begins one, and leaves no lock behind."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))  # reading outside a transaction, as a GET does
+        assert _status(conn) == IDLE
+        rows = conn.execution_options(yield_per=1).execute(text("SELECT v FROM t ORDER BY id"))
+        assert [row.v for row in rows] == [1]
+        assert _status(conn) == INTRANS
+        assert _other_can_update(engine)
+        conn.rollback()
