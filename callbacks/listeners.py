@@ -4,16 +4,27 @@ as the rating or the closing (the sender has flushed; nobody commits here)."""
 from typing import TYPE_CHECKING, Any
 
 from callbacks import service
-from core.signals import rating_recorded, ticket_closed
+from core.calendar import Deadline
+from core.signals import Prepared, rating_prepared, rating_recorded, ticket_closed
 
 if TYPE_CHECKING:
     from hotline.models import Ticket
     from ratings.models import Rating
 
 
+_deadlines: Prepared[Deadline] = Prepared()
+
+
+def on_rating_prepared(_sender: Any, rating: "Rating", **_kw: Any) -> None:
+    """A bad review's callback deadline, from the calendar, before the rating's write transaction."""
+    if service.needs_verification(rating):
+        _deadlines.keep(rating, service.verification_deadline(rating))
+
+
 def on_rating_recorded(_sender: Any, rating: "Rating", stored_now: bool = False, **_kw: Any) -> None:
-    if rating.assess_number == 1 and (rating.is_bad_review or rating.hidden_bad):
-        service.schedule_verification(rating, first=stored_now)
+    deadline = _deadlines.take(rating)
+    if service.needs_verification(rating):
+        service.schedule_verification(rating, first=stored_now, deadline=deadline)
 
 
 def on_ticket_closed(_sender: Any, ticket: "Ticket", **_kw: Any) -> None:
@@ -21,5 +32,6 @@ def on_ticket_closed(_sender: Any, ticket: "Ticket", **_kw: Any) -> None:
 
 
 def connect() -> None:
+    rating_prepared.connect(on_rating_prepared)
     rating_recorded.connect(on_rating_recorded)
     ticket_closed.connect(on_ticket_closed)

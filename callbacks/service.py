@@ -29,8 +29,8 @@ from callbacks.models import (
     RectificationCase,
 )
 from core.auth import get_visible, visible_department_id
-from core.calendar import deadline_after, end_of_day, local_date
-from core.db import db, utcnow
+from core.calendar import Deadline, deadline_after, end_of_day, local_date
+from core.db import db, insert_now, utcnow
 from core.disclosure import text_for
 from core.errors import Conflict, Forbidden, ValidationFailed
 from core.models import CitizenMessage, Role, User
@@ -56,9 +56,21 @@ def _cfg(key: str) -> Any:
 
 
 def _new_callback(
-    purpose: Purpose, subject_type: str, subject_id: int, start: datetime, days: int, **kw: Any
+    purpose: Purpose,
+    subject_type: str,
+    subject_id: int,
+    start: datetime,
+    days: int,
+    *,
+    deadline: Deadline | None = None,
+    at_once: bool = False,
+    **kw: Any,
 ) -> Callback:
-    deadline = deadline_after(start, days)
+    """A new callback due `days` working days after `start` (or by `deadline`, worked out already),
+    flushed with whatever else is pending; with `at_once`, inserted by itself at once
+    (core.db.insert_now: the hot path of a new bad review, where a flush costs several times the
+    statement)."""
+    deadline = deadline or deadline_after(start, days)
     callback = Callback(
         purpose=purpose,
         subject_type=subject_type,
@@ -67,6 +79,8 @@ def _new_callback(
         due_estimated=deadline.estimated,
         **kw,
     )
+    if at_once:
+        return insert_now(callback)
     db.session.add(callback)
     db.session.flush()
     return callback
@@ -77,14 +91,26 @@ _VERIFICATION_OF = select(Callback).where(
 )
 
 
+def needs_verification(rating: "Rating") -> bool:
+    """A first rating that is a bad review, or a hidden one: it is called back (or verified)."""
+    return rating.assess_number == 1 and bool(rating.is_bad_review or rating.hidden_bad)
+
+
+def verification_deadline(rating: "Rating") -> Deadline:
+    """When a bad review's verification callback is due: the end of the configured working day
+    after the rating (the calendar's work, which needs no write)."""
+    return deadline_after(rating.created_at, _cfg("CALLBACK_VERIFY_WORKING_DAYS"))
+
+
 def schedule_verification(
-    rating: "Rating", *, now: datetime | None = None, first: bool = False
+    rating: "Rating", *, now: datetime | None = None, first: bool = False, deadline: Deadline | None = None
 ) -> Callback | RectificationCase:
     """A bad (or hidden-bad) review: a verification callback due by the end of the next working
     day; without a phone to call, straight to the department as a case to verify.
 
-    `first`: the rating was stored in this transaction, so nothing is scheduled for it yet and
-    the lookup (a read, and a flush, inside the rating's write transaction) is skipped."""
+    `first`: the rating was stored in this transaction, so nothing is scheduled for it yet: the
+    lookup (a read, and a flush, inside the rating's write transaction) is skipped and the
+    callback goes in at once. `deadline`: its due time, worked out before the transaction."""
     if not first:
         existing = db.session.scalar(_VERIFICATION_OF, {"rating_id": rating.id})
         if existing is not None:
@@ -100,6 +126,8 @@ def schedule_verification(
         rating.id,
         rating.created_at,
         _cfg("CALLBACK_VERIFY_WORKING_DAYS"),
+        deadline=deadline,
+        at_once=first,
         rating_id=rating.id,
         department_id=rating.department_id,
         region_code=rating.region_code,

@@ -210,6 +210,8 @@ class Rating(Base):
         # The fraud signals count recent ratings per address, per network and per department.
         Index("ix_ratings_client_hash_created_at", "client_hash", "created_at"),
         Index("ix_ratings_client_net_hash_created_at", "client_net_hash", "created_at"),
+        # It serves every look-up by department alone too (the foreign key's checks included), so
+        # the column has no index of its own: each rating's insert writes one B-tree fewer.
         Index("ix_ratings_department_id_created_at", "department_id", "created_at"),
         # Held ratings are few: the review queue and the statistics' `pending_review` count find
         # them by status and day, never by scanning the days' ratings.
@@ -234,7 +236,7 @@ class Rating(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     low_trust: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[RatingStatus] = mapped_column(enum_column(RatingStatus), default=RatingStatus.VALID)
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     service_item_id: Mapped[int | None] = mapped_column(ForeignKey("service_items.id"))
     local_day: Mapped[date] = mapped_column(Date, index=True)

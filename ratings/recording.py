@@ -8,6 +8,7 @@ core.errors domain errors and never look at the request. Where time matters they
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -21,7 +22,7 @@ from core.db import db, insert_now, utcnow
 from core.errors import Conflict, ValidationFailed
 from core.models import CitizenMessage, User
 from core.privacy import is_valid_phone, normalize_phone
-from core.signals import rating_recorded
+from core.signals import rating_prepared, rating_recorded
 from ratings import audit, review, tokens
 from ratings.labels import DIMENSIONS
 from ratings.models import (
@@ -70,7 +71,21 @@ def rate_with_token(
     now: datetime | None = None,
     **fields: Any,
 ) -> Rating:
-    """A citizen rates with a link or QR code. Channels 7 and 8 are the system's, not the public's.
+    """A citizen rates with a link or QR code (`prepare_with_token`, then `store`)."""
+    return store(prepare_with_token(token, level, channel, client, now=now, **fields))
+
+
+def prepare_with_token(
+    token: str,
+    level: int,
+    channel: int | None = None,
+    client: Client | None = None,
+    *,
+    now: datetime | None = None,
+    **fields: Any,
+) -> "RatingToStore":
+    """A citizen's rating with a link or QR code, built and checked but not yet written (`store`
+    writes it). Channels 7 and 8 are the system's, not the public's.
 
     `client` (the request's address) feeds the fraud signals: a staged-looking rating is stored
     but held for a manager's review (ratings.review).
@@ -86,13 +101,13 @@ def rate_with_token(
     if target.standing is not None:
         event = tokens.event_for_standing(target.standing, now)
         held = review.hold_reasons(event, level, client, now)
-        return record_rating(
+        return build_rating(
             event, level, channel, low_trust=True, fresh=True, client=client, held=held, now=now, **fields
         )
     assert target.token is not None and target.event is not None
     held = review.hold_reasons(target.event, level, client, now)
     # resolve_token has just found the round unrated; the unique key settles any race.
-    return record_rating(
+    return build_rating(
         target.event,
         level,
         channel,
@@ -251,6 +266,72 @@ def record_rating(
     is flagged `hidden_bad`. Without a contact of its own (and unless anonymous), the rating
     takes the event's (a ticket's caller), so a bad review can be called back.
     """
+    return store(
+        build_rating(
+            event,
+            level,
+            channel,
+            comment=comment,
+            contact=contact,
+            dimensions=dimensions,
+            reasons=reasons,
+            rater_type=rater_type,
+            anonymous=anonymous,
+            assess_number=assess_number,
+            is_default=is_default,
+            low_trust=low_trust,
+            recorded_by=recorded_by,
+            fresh=fresh,
+            client=client,
+            held=held,
+            now=now,
+            sentiment=sentiment,
+            claim=claim,
+        )
+    )
+
+
+@dataclass
+class RatingToStore:
+    """A rating built and checked, and its listeners' preparation done (`rating_prepared`), not
+    yet written: `store` writes it. What a caller works out from it in between (the 201's body)
+    is worked out outside the write transaction."""
+
+    rating: Rating
+    event: ServiceEvent
+    detail: dict[str, Any]
+    held: Sequence[str]
+    fresh: bool
+    claim: RatingToken | None
+    recorded_by: User | None
+    now: datetime
+
+
+def build_rating(
+    event: ServiceEvent,
+    level: int,
+    channel: int,
+    comment: str = "",
+    contact: Mapping[str, str] | None = None,
+    *,
+    dimensions: Mapping[str, int] | None = None,
+    reasons: Sequence[str] | None = None,
+    rater_type: int | None = None,
+    anonymous: bool = False,
+    assess_number: int = 1,
+    is_default: bool = False,
+    low_trust: bool = False,
+    recorded_by: User | None = None,
+    fresh: bool = False,
+    client: Client | None = None,
+    held: Sequence[str] = (),
+    now: datetime | None = None,
+    sentiment: float | Unscored | None = Unscored.UNSCORED,
+    claim: RatingToken | None = None,
+) -> RatingToStore:
+    """A rating of `event` built and checked as `record_rating` stores it, with no write; the
+    listeners of `rating_prepared` have done their part."""
+
     _check_level(level)
     if channel not in set(Channel):
         raise ValidationFailed("Unknown channel.", {"channel": ["One of 1-8."]})
@@ -291,9 +372,6 @@ def record_rating(
         created_at=now,
         recorded_by_id=recorded_by.id if recorded_by else None,
     )
-    if claim is not None:
-        tokens.claim(claim, now)
-    _insert(rating, savepoint=not fresh)
     detail: dict[str, Any] = {
         "level": level,
         "channel": int(channel),
@@ -302,10 +380,21 @@ def record_rating(
     }
     if held:
         detail["held"] = list(held)
-    # The audit row (and the listeners' rows) are flushed with the rest of the unit of work.
-    audit.record(
-        "rating.held" if held else "rating.recorded", recorded_by, detail, event_id=event.id, rating_id=rating.id
-    )
+    if not held:
+        # The listeners' work that needs no database, before the first write (core.signals).
+        rating_prepared.send(current_app._get_current_object(), rating=rating, event=event)  # type: ignore[attr-defined]
+    return RatingToStore(rating, event, detail, tuple(held), fresh, claim, recorded_by, now)
+
+
+def store(prepared: RatingToStore) -> Rating:
+    """Write a built rating: the token's claim (on SQLite it takes the write lock), the rating,
+    its audit row and the listeners' rows (`rating_recorded`), one after the other."""
+    rating, event, held = prepared.rating, prepared.event, prepared.held
+    if prepared.claim is not None:
+        tokens.claim(prepared.claim, prepared.now)
+    _insert(rating, savepoint=not prepared.fresh)
+    action = "rating.held" if held else "rating.recorded"
+    audit.record(action, prepared.recorded_by, prepared.detail, event_id=event.id, rating_id=rating.id)
     if not held:
         rating_recorded.send(current_app._get_current_object(), rating=rating, stored_now=True)  # type: ignore[attr-defined]
     return rating

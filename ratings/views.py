@@ -148,16 +148,22 @@ def _refuse_staff() -> None:
 RATING_OUT = RatingOut()  # one instance: schemas are stateless once built, and building costs
 
 
-def _created(rating: Any) -> Response:
-    response = jsonify(RATING_OUT.dump(rating))
+def _created(body: dict[str, Any]) -> Response:
+    response = jsonify(body)
     response.status_code = 201
     return response
 
 
-def _rate(data: dict[str, Any]) -> Any:
+def _rate(data: dict[str, Any]) -> dict[str, Any]:
+    """Rate, and the 201's body: dumped from the rating as built, before its first write (the
+    comment's scrubbing runs a name tagger), and given the id the insert returned, so the write
+    transaction holds only the writes."""
     fields = {k: v for k, v in data.items() if k not in ("token", "level", "channel")}
     client = Client(client_ip())
-    return recording.rate_with_token(data["token"], data["level"], data.get("channel"), client, **fields)
+    prepared = recording.prepare_with_token(data["token"], data["level"], data.get("channel"), client, **fields)
+    body: dict[str, Any] = RATING_OUT.dump(prepared.rating)
+    body["id"] = recording.store(prepared).id
+    return body
 
 
 @ratings_blp.route("")
@@ -186,14 +192,14 @@ class Ratings(MethodView):
         if replay is not None:
             return replay
         try:
-            rating = _rate(data)
+            body = _rate(data)
         except Conflict:
             discard()  # a concurrent request with the same key may have won
             replay = idempotency.replay(idempotency.RATINGS, key, fingerprint)
             if replay is not None:
                 return replay
             raise
-        response = _created(rating)
+        response = _created(body)
         idempotency.remember(idempotency.RATINGS, key, fingerprint, response)
         return response
 

@@ -75,12 +75,30 @@ def _subject_of_rating(rating: Rating) -> Subject:
     return Subject("event", event.id, mapping.project_no(event, event.id), int(rating.assess_number or 1))
 
 
-def enqueue_rating(rating: Rating) -> OutboxRow:
-    """评价 or 追评 (assess_number 2): report the rating as the citizen gave it."""
-    subject = _subject_of_rating(rating)
-    payload = mapping.rating_record(rating, rating.event, rating.department, rating.service_item)
-    kind = ReportKind.FOLLOW_UP if subject.assess_number == 2 else ReportKind.RATING
-    return _add(kind.value, subject.type, subject.id, payload)
+@dataclass(frozen=True)
+class RatingReport:
+    """A rating's outbox row, worked out before it is written (`rating_report`)."""
+
+    kind: str
+    subject_type: str
+    subject_id: int
+    payload: dict[str, Any]
+
+
+def rating_report(rating: Rating, event: ServiceEvent, department: Any, service_item: Any) -> RatingReport:
+    """评价 or 追评 (assess_number 2): the report of the rating as the citizen gave it. It needs
+    neither the rating's id nor a write, so it can be worked out before the rating's write
+    transaction begins (with the event's department and service item, which a new rating takes)."""
+    assess_number = int(rating.assess_number or 1)
+    payload = mapping.rating_record(rating, event, department, service_item)
+    kind = ReportKind.FOLLOW_UP if assess_number == 2 else ReportKind.RATING
+    return RatingReport(kind.value, "event", event.id, payload)
+
+
+def enqueue_rating(rating: Rating, report: RatingReport | None = None) -> OutboxRow:
+    """Put a rating's report (`rating_report`, worked out now unless given) in the outbox."""
+    report = report or rating_report(rating, rating.event, rating.department, rating.service_item)
+    return _add(report.kind, report.subject_type, report.subject_id, report.payload)
 
 
 def _subject_of_callback(callback: Callback) -> Subject:

@@ -286,3 +286,84 @@ def test_from_the_token_claim_to_the_commit_a_citizens_rating_only_writes(client
     # (The test harness runs each request in a savepoint of its own.)
     assert all(statement.startswith(("INSERT ", "UPDATE ", "RELEASE SAVEPOINT")) for statement in after), after
     assert any(statement == "INSERT INTO CALLBACKS" for statement in after) == (level == 1)
+
+
+@pytest.mark.parametrize("level", [1, 5])
+def test_the_listeners_work_out_their_rows_before_the_first_write(client, monkeypatch, level):
+    """The outbox payload (its text scrubbed), a bad review's callback deadline (from the
+    calendar) and the 201's body are worked out before the token's claim, not while the write
+    lock is held; the rows written from them, and the answer, are what the citizen gave."""
+    from callbacks import service as callbacks_service
+    from callbacks.models import Callback
+    from reports.provincial import mapping
+    from reports.provincial.models import OutboxRow
+
+    token = _new_event(client)["token"]
+    seen: list[str] = []
+    payload, deadline = mapping.rating_record, callbacks_service.verification_deadline
+
+    def record_payload(*args, **kwargs):
+        seen.append("payload")
+        return payload(*args, **kwargs)
+
+    def record_deadline(*args, **kwargs):
+        seen.append("deadline")
+        return deadline(*args, **kwargs)
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    from ratings import schemas
+
+    scrub = schemas.scrub_known_names
+
+    def record_scrub(*args, **kwargs):
+        seen.append("answer")
+        return scrub(*args, **kwargs)
+
+    monkeypatch.setattr(schemas, "scrub_known_names", record_scrub)
+    monkeypatch.setattr(mapping, "rating_record", record_payload)
+    monkeypatch.setattr(callbacks_service, "verification_deadline", record_deadline)
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        created = client.post("/api/v1/ratings", json={"token": token, "level": level, "comment": "电话13912345678"})
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert created.status_code == 201, created.json
+    claim = seen.index("UPDATE RATING_TOKENS SET")
+    assert seen.count("payload") == 1 and seen.index("payload") < claim
+    assert seen.count("answer") == 1 and seen.index("answer") < claim  # the 201's body, name tagger and all
+    assert seen.count("deadline") == (level == 1) and ("deadline" not in seen or seen.index("deadline") < claim)
+    row = db.session.scalars(select(OutboxRow).where(OutboxRow.subject_id == created.json["event_id"])).one()
+    assert row.payload["satisfaction"] == level and row.payload["writingEvaluation"] == "电话139****5678"
+    callback = db.session.scalars(select(Callback).where(Callback.rating_id == created.json["id"])).one_or_none()
+    if level == 1:
+        assert callback is not None and callback.due_at == deadline(db.session.get(Rating, created.json["id"])).due_at
+    else:
+        assert callback is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"level": 1},
+        {
+            "level": 4,
+            "comment": "我是王小明，电话13912345678，服务太差了",
+            "contact": {"name": "王小明"},
+            "reasons": None,
+            "dimensions": {"attitude": 2},
+        },
+    ],
+)
+def test_the_201_built_before_the_insert_is_the_stored_rating(client, body):
+    """The answer is dumped from the rating as built, before its insert: it is exactly what
+    the stored row dumps to, the insert's id included."""
+    from ratings.views import RATING_OUT
+
+    token = _new_event(client)["token"]
+    created = client.post("/api/v1/ratings", json={"token": token, **{k: v for k, v in body.items() if v is not None}})
+    assert created.status_code == 201, created.json
+    db.session.expire_all()
+    stored = db.session.get(Rating, created.json["id"])
+    assert created.json == client.application.json.loads(client.application.json.dumps(RATING_OUT.dump(stored)))
