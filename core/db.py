@@ -185,6 +185,25 @@ def insert_now(obj: M) -> M:
     return obj
 
 
+_ROW_INSERTS: dict[type[Any], Any] = {}
+
+
+def insert_rows(model: type[Any], *rows: dict[str, Any]) -> None:
+    """Insert rows of `model` at once, by one Core INSERT on the session's connection, and build
+    no objects: for the rows a request writes and never reads back (an audit trail, a queue),
+    where making an object and keeping it in the session costs more than the statement. Column
+    defaults fill what a row leaves out; the rows commit or roll back with the session's
+    transaction. No mapper event, flush hook or `inserted_now` runs for them."""
+    if not rows:
+        return
+    statement = _ROW_INSERTS.get(model)
+    if statement is None:
+        statement = _ROW_INSERTS[model] = insert(model)
+    session = db.session()
+    session.connection().execute(statement, rows[0] if len(rows) == 1 else list(rows))
+    session.info[WROTE] = True
+
+
 class ImmutableRecord(RuntimeError):
     """Code tried to change or delete what must stay as it was stored."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.db import db, insert_now
+from core.db import db, insert_rows, utcnow
 from core.models import User
 from ratings.models import Rating, RatingAuditEvent
 
@@ -15,13 +15,15 @@ from ratings.models import Rating, RatingAuditEvent
 def record(action: str, actor: User | None = None, detail: Mapping[str, Any] | None = None, **ids: int | None) -> None:
     """Add an audit row, inserted at once (it commits or rolls back with the caller's work);
     `ids` name what it is about."""
-    insert_now(
-        RatingAuditEvent(
-            action=action,
-            actor_id=actor.id if actor else None,
-            detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+    insert_rows(
+        RatingAuditEvent,
+        {
+            "action": action,
+            "actor_id": actor.id if actor else None,
+            "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+            "created_at": utcnow(),
             **ids,
-        )
+        },
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from callbacks.models import Callback, RectificationCase
 from core.calendar import local_date
-from core.db import db, insert_now, is_postgresql, utcnow
+from core.db import db, insert_now, insert_rows, is_postgresql, utcnow
 from core.privacy import scrub_text
 from ratings.models import Rating, RatingAppeal, ServiceEvent
 from reports.provincial import mapping
@@ -95,10 +95,22 @@ def rating_report(rating: Rating, event: ServiceEvent, department: Any, service_
     return RatingReport(kind.value, "event", event.id, payload)
 
 
-def enqueue_rating(rating: Rating, report: RatingReport | None = None) -> OutboxRow:
-    """Put a rating's report (`rating_report`, worked out now unless given) in the outbox."""
+def enqueue_rating(rating: Rating, report: RatingReport | None = None) -> None:
+    """Put a rating's report (`rating_report`, worked out now unless given) in the outbox: a row
+    inserted at once, no object built (core.db.insert_rows)."""
     report = report or rating_report(rating, rating.event, rating.department, rating.service_item)
-    return _add(report.kind, report.subject_type, report.subject_id, report.payload)
+    now = utcnow()
+    row = {
+        "kind": report.kind,
+        "subject_type": report.subject_type,
+        "subject_id": report.subject_id,
+        "payload": report.payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    insert_rows(OutboxRow, row)
 
 
 def _subject_of_callback(callback: Callback) -> Subject:

@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import instance_state
 
 from core.db import inserted_now, utcnow
 from core.models import Department, Region, ServiceItem
+from core.signals import Prepared, rating_prepared
 from ratings.models import RaterType, Rating, RatingStatus
 from reports.stats.fold import new_token
 from reports.stats.models import COUNT_COLUMNS, FINE_KEYS, RatingChange
@@ -180,11 +181,25 @@ def _after_flush(session: Session, _context: Any) -> None:
         new_token(0, session.connection())
 
 
+_prepared: Prepared[list[dict[str, Any]]] = Prepared()
+
+
+def _on_rating_prepared(_sender: Any, rating: Rating, **_kw: Any) -> None:
+    """A new rating's queue rows, worked out before its write transaction (its id comes later)."""
+    _prepared.keep(rating, _added(rating))
+
+
 def _inserted_now(session: Session, obj: Any) -> None:
     """A rating inserted outside a flush (core.db.insert_now): its queue row, as `_after_flush`
-    would have appended it."""
+    would have appended it (worked out before the write when the rating was prepared)."""
     if isinstance(obj, Rating):
-        _append(session, _added(obj))
+        rows = _prepared.take(obj)
+        if rows is None:
+            rows = _added(obj)
+        else:
+            for row in rows:
+                row["rating_id"] = obj.id
+        _append(session, rows)
 
 
 def _after_rollback(session: Session) -> None:
@@ -204,4 +219,5 @@ def connect() -> None:
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
     inserted_now.connect(_inserted_now)
+    rating_prepared.connect(_on_rating_prepared)
     _connected = True
