@@ -192,8 +192,9 @@ def insert_rows(model: type[Any], *rows: dict[str, Any]) -> None:
     """Insert rows of `model` at once, by one Core INSERT on the session's connection, and build
     no objects: for the rows a request writes and never reads back (an audit trail, a queue),
     where making an object and keeping it in the session costs more than the statement. Column
-    defaults fill what a row leaves out; the rows commit or roll back with the session's
-    transaction. No mapper event, flush hook or `inserted_now` runs for them."""
+    defaults fill what the rows leave out (every row gives the same keys); the rows commit or roll
+    back with the session's transaction. No mapper event, flush hook or `inserted_now` runs for
+    them."""
     if not rows:
         return
     statement = _ROW_INSERTS.get(model)

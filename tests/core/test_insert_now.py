@@ -1,6 +1,7 @@
 """core.db.insert_now: a new object inserted by one statement and held by the session as if a
-query had loaded it, with what a flush would have stored; and the rating hot path built on it
-and on core.prepared (the token found by one prepared statement)."""
+query had loaded it, with what a flush would have stored; core.db.insert_rows: rows inserted by
+one statement with no object at all; and the rating hot path built on them and on core.prepared
+(the token found by one prepared statement)."""
 
 from typing import Any
 
@@ -8,7 +9,7 @@ import factories as f
 import pytest
 from sqlalchemy import event, func, select
 
-from core.db import db, insert_now
+from core.db import db, insert_now, insert_rows
 from core.models import Region
 from ratings import recording, tokens
 from ratings.models import Rating, RatingAuditEvent, RatingStatus, ServiceEvent
@@ -74,6 +75,27 @@ def test_it_rolls_back_with_the_transaction_and_leaves_the_session(database):
     # SQLite gives the next row the same id: it goes in and is held, with no identity clash.
     again = insert_now(RatingAuditEvent(action="again", detail="{}"))
     assert again in db.session() and db.session.get(RatingAuditEvent, again.id) is again
+
+
+def test_rows_inserted_without_objects_take_their_defaults_and_roll_back(database):
+    count = select(func.count()).select_from(RatingAuditEvent)
+    before = db.session.scalar(count)
+    savepoint = db.session.begin_nested()
+    with Statements() as statements:
+        insert_rows(RatingAuditEvent, {"action": "probe-a", "detail": ""}, {"action": "probe-b", "detail": "{}"})
+    assert [s for s in statements.seen if s != "SAVEPOINT"] == ["INSERT"]  # one statement for both rows
+    assert not db.session().new and not db.session().identity_map  # no object made or held
+    stored = db.session.execute(
+        select(RatingAuditEvent.action, RatingAuditEvent.detail, RatingAuditEvent.created_at)
+        .where(RatingAuditEvent.action.like("probe-%"))
+        .order_by(RatingAuditEvent.id)
+    ).all()
+    assert [(a, d) for a, d, _ in stored] == [("probe-a", ""), ("probe-b", "{}")]
+    assert all(created is not None for *_, created in stored)  # the column's default
+    savepoint.rollback()
+    assert db.session.scalar(count) == before
+    insert_rows(RatingAuditEvent)  # nothing to insert: no statement
+    assert db.session.scalar(count) == before
 
 
 def test_a_citizens_rating_writes_its_queue_audit_and_outbox_rows(database, ctx):

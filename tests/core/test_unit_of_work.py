@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests_support import build_app_with
 
 from callbacks.models import RectificationCase
-from core.db import db, insert_now
+from core.db import db, insert_now, insert_rows
 from core.models import Region, Role
 from core.unit_of_work import SafeMethodWrote, discard
 from ratings.models import RatingAuditEvent, RatingToken
@@ -60,6 +60,11 @@ def probe_app(tmp_path: Path) -> Iterator[Flask]:
         insert_now(Region(code=code, name=f"测试{code}"))
         return "wrote"
 
+    @app.get("/probe/get-inserts-rows/<code>")
+    def get_inserts_rows(code: str) -> str:
+        insert_rows(Region, {"code": code, "name": f"测试{code}"})
+        return "wrote"
+
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -94,6 +99,13 @@ def test_a_safe_request_that_inserts_without_a_flush_is_caught_too(probe_app, ca
     assert answer.status_code == 500
     assert "safe methods never write" in caplog.text
     assert not _exists(probe_app, "990007")
+
+
+def test_a_safe_request_that_inserts_rows_without_objects_is_caught_too(probe_app, caplog):
+    answer = probe_app.test_client().get("/probe/get-inserts-rows/990008")
+    assert answer.status_code == 500
+    assert "safe methods never write" in caplog.text
+    assert not _exists(probe_app, "990008")
 
 
 def test_a_safe_request_that_writes_is_rolled_back_and_logged_in_production(probe_app, caplog):
