@@ -7,11 +7,11 @@ core.errors domain errors and never look at the request. Where time matters they
 (the entry point's moment, utcnow() unless given).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ParamSpec
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +40,7 @@ from ratings.sentiment import is_negative, polarity
 from ratings.tokens import IssuedToken, RatingTarget, TicketLike, event_rating
 
 CONTACT_NAME_MAX_LENGTH = 64
+P = ParamSpec("P")
 
 
 class Unscored(Enum):
@@ -60,19 +61,6 @@ def _cfg(key: str) -> Any:
 
 def default_channel(target: RatingTarget) -> int:
     return int(Channel.QR_CODE if target.standing is not None else _cfg("RATING_DEFAULT_CHANNEL"))
-
-
-def rate_with_token(
-    token: str,
-    level: int,
-    channel: int | None = None,
-    client: Client | None = None,
-    *,
-    now: datetime | None = None,
-    **fields: Any,
-) -> Rating:
-    """A citizen rates with a link or QR code (`prepare_with_token`, then `store`)."""
-    return store(prepare_with_token(token, level, channel, client, now=now, **fields))
 
 
 def prepare_with_token(
@@ -226,71 +214,6 @@ def _insert(rating: Rating, savepoint: bool) -> None:
         raise Conflict("This service event has already been rated.") from exc
 
 
-def record_rating(
-    event: ServiceEvent,
-    level: int,
-    channel: int,
-    comment: str = "",
-    contact: Mapping[str, str] | None = None,
-    *,
-    dimensions: Mapping[str, int] | None = None,
-    reasons: Sequence[str] | None = None,
-    rater_type: int | None = None,
-    anonymous: bool = False,
-    assess_number: int = 1,
-    is_default: bool = False,
-    low_trust: bool = False,
-    recorded_by: User | None = None,
-    fresh: bool = False,
-    client: Client | None = None,
-    held: Sequence[str] = (),
-    now: datetime | None = None,
-    sentiment: float | Unscored | None = Unscored.UNSCORED,
-    claim: RatingToken | None = None,
-) -> Rating:
-    """Store a rating of `event` and announce it (`rating_recorded`, in this transaction).
-
-    `sentiment`: the comment's score when the caller has scored it already (before its first
-    write, so no lock is held while it runs); scored here otherwise.
-
-    `held`: the fraud signals it raised; such a rating is stored as pending review and announced
-    only when a manager confirms it (ratings.review).
-
-    `fresh`: the caller has just found this round unrated (a citizen's token) and the request
-    ends on a Conflict, so the round is not looked up again and no savepoint is taken.
-
-    `claim`: the citizen's token, used up (tokens.claim) once the rating is built, just before
-    its insert: on SQLite that claim takes the write lock, and only writes follow it.
-
-    The level is stored as given, always; a satisfied level whose comment reads clearly negative
-    is flagged `hidden_bad`. Without a contact of its own (and unless anonymous), the rating
-    takes the event's (a ticket's caller), so a bad review can be called back.
-    """
-    return store(
-        build_rating(
-            event,
-            level,
-            channel,
-            comment=comment,
-            contact=contact,
-            dimensions=dimensions,
-            reasons=reasons,
-            rater_type=rater_type,
-            anonymous=anonymous,
-            assess_number=assess_number,
-            is_default=is_default,
-            low_trust=low_trust,
-            recorded_by=recorded_by,
-            fresh=fresh,
-            client=client,
-            held=held,
-            now=now,
-            sentiment=sentiment,
-            claim=claim,
-        )
-    )
-
-
 @dataclass
 class RatingToStore:
     """A rating built and checked, and its listeners' preparation done (`rating_prepared`), not
@@ -329,9 +252,26 @@ def build_rating(
     sentiment: float | Unscored | None = Unscored.UNSCORED,
     claim: RatingToken | None = None,
 ) -> RatingToStore:
-    """A rating of `event` built and checked as `record_rating` stores it, with no write; the
-    listeners of `rating_prepared` have done their part."""
+    """A rating of `event` built and checked, with no write (`store` writes it and announces it,
+    `rating_recorded`, in its transaction); the listeners of `rating_prepared` have done their
+    part.
 
+    `sentiment`: the comment's score when the caller has scored it already (before its first
+    write, so no lock is held while it runs); scored here otherwise.
+
+    `held`: the fraud signals it raised; such a rating is stored as pending review and announced
+    only when a manager confirms it (ratings.review).
+
+    `fresh`: the caller has just found this round unrated (a citizen's token) and the request
+    ends on a Conflict, so the round is not looked up again and no savepoint is taken.
+
+    `claim`: the citizen's token, used up (tokens.claim) once the rating is built, just before
+    its insert: on SQLite that claim takes the write lock, and only writes follow it.
+
+    The level is stored as given, always; a satisfied level whose comment reads clearly negative
+    is flagged `hidden_bad`. Without a contact of its own (and unless anonymous), the rating
+    takes the event's (a ticket's caller), so a bad review can be called back.
+    """
     _check_level(level)
     if channel not in set(Channel):
         raise ValidationFailed("Unknown channel.", {"channel": ["One of 1-8."]})
@@ -398,6 +338,21 @@ def store(prepared: RatingToStore) -> Rating:
     if not held:
         rating_recorded.send(current_app._get_current_object(), rating=rating, stored_now=True)  # type: ignore[attr-defined]
     return rating
+
+
+def _stored(build: Callable[P, RatingToStore]) -> Callable[P, Rating]:
+    def record(*args: P.args, **kwargs: P.kwargs) -> Rating:
+        return store(build(*args, **kwargs))
+
+    return record
+
+
+record_rating = _stored(build_rating)
+record_rating.__doc__ = """Store a rating of `event` and announce it: `build_rating` (its arguments), then `store`."""
+rate_with_token = _stored(prepare_with_token)
+rate_with_token.__doc__ = (
+    """A citizen rates with a link or QR code: `prepare_with_token` (its arguments), then `store`."""
+)
 
 
 def give_default_rating(token: RatingToken, *, now: datetime | None = None) -> int:
