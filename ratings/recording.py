@@ -341,6 +341,8 @@ def store(prepared: RatingToStore) -> Rating:
 
 
 def _stored(build: Callable[P, RatingToStore]) -> Callable[P, Rating]:
+    """`build`, then `store`: a function that records at once, with `build`'s arguments."""
+
     def record(*args: P.args, **kwargs: P.kwargs) -> Rating:
         return store(build(*args, **kwargs))
 
