@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.db import db, insert_rows, utcnow
+from core.db import db, insert_rows
 from core.models import User
 from ratings.models import Rating, RatingAuditEvent
 
@@ -21,7 +21,6 @@ def record(action: str, actor: User | None = None, detail: Mapping[str, Any] | N
             "action": action,
             "actor_id": actor.id if actor else None,
             "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-            "created_at": utcnow(),
             **ids,
         },
     )

@@ -33,25 +33,24 @@ MAX_BACKOFF_EXPONENT = 60  # 2**60 seconds is far past any cap; keeps the float 
 
 def enqueue(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
     """Add one report to the outbox; it commits (or rolls back) with the change it reports."""
-    row = _add(kind, subject_type, subject_id, payload)
+    row = insert_now(OutboxRow(**_pending(kind, subject_type, subject_id, payload)))
     db.session.flush()
     return row
 
 
-def _add(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> OutboxRow:
-    """`enqueue` without the flush of what else is pending: the row goes in at once, without a
-    flush (core.db.insert_now), and commits or rolls back with the rest of the unit of work."""
-    row = OutboxRow(
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=int(subject_id),
-        payload=payload,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
-    )
-    return insert_now(row)
+def _pending(kind: str, subject_type: str, subject_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """A new outbox row's values: pending, due now."""
+    now = utcnow()
+    return {
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": int(subject_id),
+        "payload": payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _ticket_event(ticket_id: int) -> ServiceEvent | None:
@@ -70,9 +69,12 @@ class Subject:
     assess_number: int
 
 
+def _subject_of_event(event: ServiceEvent, assess_number: int | None) -> Subject:
+    return Subject("event", event.id, mapping.project_no(event, event.id), int(assess_number or 1))
+
+
 def _subject_of_rating(rating: Rating) -> Subject:
-    event = rating.event
-    return Subject("event", event.id, mapping.project_no(event, event.id), int(rating.assess_number or 1))
+    return _subject_of_event(rating.event, rating.assess_number)
 
 
 @dataclass(frozen=True)
@@ -89,28 +91,17 @@ def rating_report(rating: Rating, event: ServiceEvent, department: Any, service_
     """评价 or 追评 (assess_number 2): the report of the rating as the citizen gave it. It needs
     neither the rating's id nor a write, so it can be worked out before the rating's write
     transaction begins (with the event's department and service item, which a new rating takes)."""
-    assess_number = int(rating.assess_number or 1)
+    subject = _subject_of_event(event, rating.assess_number)
     payload = mapping.rating_record(rating, event, department, service_item)
-    kind = ReportKind.FOLLOW_UP if assess_number == 2 else ReportKind.RATING
-    return RatingReport(kind.value, "event", event.id, payload)
+    kind = ReportKind.FOLLOW_UP if subject.assess_number == 2 else ReportKind.RATING
+    return RatingReport(kind.value, subject.type, subject.id, payload)
 
 
 def enqueue_rating(rating: Rating, report: RatingReport | None = None) -> None:
     """Put a rating's report (`rating_report`, worked out now unless given) in the outbox: a row
     inserted at once, no object built (core.db.insert_rows)."""
     report = report or rating_report(rating, rating.event, rating.department, rating.service_item)
-    now = utcnow()
-    row = {
-        "kind": report.kind,
-        "subject_type": report.subject_type,
-        "subject_id": report.subject_id,
-        "payload": report.payload,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    insert_rows(OutboxRow, row)
+    insert_rows(OutboxRow, _pending(report.kind, report.subject_type, report.subject_id, report.payload))
 
 
 def _subject_of_callback(callback: Callback) -> Subject:
