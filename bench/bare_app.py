@@ -1,12 +1,14 @@
 """The baseline for `make bench`: a bare Flask + SQLAlchemy app on the same database kind as the
-product (BENCH_DATABASE_URL), with a constant GET and a one-row insert POST. Nothing else: no
-auth, no schemas, no logging, so the ratios in bench/RESULTS.md say what the product adds."""
+product (BENCH_DATABASE_URL), with a constant GET, a GET of one row by its primary key (one
+indexed read through a session: what any authenticated request must at least do to check its
+credential) and a one-row insert POST. Nothing else: no auth, no schemas, no logging, so the
+ratios in bench/RESULTS.md say what the product adds."""
 
 import os
 from typing import Any
 
 from flask import Flask, jsonify, request
-from sqlalchemy import Integer, String, create_engine, event
+from sqlalchemy import Integer, String, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -41,6 +43,10 @@ def create_schema(url: str) -> None:
     PostgreSQL would kill one of them)."""
     engine = _engine(url)
     Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        if session.get(Row, 1) is None:
+            session.add(Row(id=1, level=5, comment="the row /read reads"))
+            session.commit()
     engine.dispose()
 
 
@@ -52,6 +58,12 @@ def create_bare_app(url: str) -> Flask:
     @app.get("/constant")
     def constant() -> Any:
         return jsonify(status="ok")
+
+    @app.get("/read")
+    def read() -> Any:
+        with sessions() as session:
+            row = session.scalars(select(Row).where(Row.id == 1)).one()
+            return jsonify(id=row.id, level=row.level, comment=row.comment)
 
     @app.post("/insert")
     def insert() -> Any:

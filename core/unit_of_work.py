@@ -11,6 +11,8 @@ rolled back, logged as the bug it is, and fails outright under test.
 """
 
 import logging
+from collections.abc import Callable
+from inspect import iscoroutinefunction
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -75,6 +77,26 @@ class UnitOfWorkFlask(Flask):
         answer = self.make_response(super().dispatch_request())
         finish(succeeded=answer.status_code < 400)
         return answer
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """As Flask's, remembering which functions are coroutines: Flask asks `inspect` again for
+        every hook and view of every request (fifteen times a request here). A method is
+        remembered by its function, so a view's new bound method per request adds nothing."""
+        key = getattr(func, "__func__", func)
+        try:
+            is_async = _COROUTINES.get(key)
+        except TypeError:  # an unhashable callable: ask every time, as Flask does
+            is_async = None
+            key = None
+        if is_async is None:
+            is_async = iscoroutinefunction(func)
+            if key is not None and len(_COROUTINES) < COROUTINES_KEPT:
+                _COROUTINES[key] = is_async
+        return self.async_to_sync(func) if is_async else func
+
+
+COROUTINES_KEPT = 4096
+_COROUTINES: dict[Any, bool] = {}
 
 
 def init_unit_of_work(_app: Flask) -> None:

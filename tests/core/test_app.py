@@ -153,3 +153,40 @@ def test_a_query_string_parsed_before_gives_the_same_arguments_and_a_bad_one_is_
         assert refused.status_code == 422 and "status" in json.dumps(refused.json)
     for _ in range(2):
         assert client.get("/api/v1/tickets?limit=0", headers=f.bearer(agent)).status_code == 422
+
+
+def test_ensure_sync_remembers_coroutine_functions_and_wraps_only_those(app, client, monkeypatch):
+    """Flask asks `inspect` whether each hook and view is a coroutine on every request; the app
+    remembers the answer per function. An `async def` is still handed to `async_to_sync`, a
+    plain function is returned as it is, and a view's bound method (a new one per request) is
+    remembered by its function, so the memory does not grow request by request."""
+    from core import unit_of_work
+
+    wrapped: list[object] = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or "wrapped")
+
+    async def coroutine() -> None:
+        return None
+
+    def plain() -> None:
+        return None
+
+    class Holder:
+        async def method(self) -> None:
+            return None
+
+    assert app.ensure_sync(coroutine) == "wrapped" and app.ensure_sync(coroutine) == "wrapped"
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    first, second = Holder().method, Holder().method
+    assert app.ensure_sync(first) == "wrapped" and app.ensure_sync(second) == "wrapped"
+    assert wrapped == [coroutine, coroutine, first, second]
+    assert unit_of_work._COROUTINES[coroutine] is True and unit_of_work._COROUTINES[plain] is False
+    assert Holder.method in unit_of_work._COROUTINES
+
+    staff = f.user(Role.MANAGER)
+    headers = f.bearer(staff)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    remembered = len(unit_of_work._COROUTINES)
+    for _ in range(5):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert len(unit_of_work._COROUTINES) == remembered

@@ -163,6 +163,53 @@ def test_a_request_without_session_cookie_builds_no_session_signer(app, client, 
     assert client.get("/api/v1/me").json["username"] == staff.username
 
 
+def test_an_empty_session_is_saved_without_working_out_its_cookie_and_an_emptied_one_deletes_it(app):
+    """Saving an empty, unchanged session reads no cookie setting (every bearer call and citizen's
+    page); one emptied in this request still deletes the browser's cookie; one with data is
+    signed and set as before."""
+    from flask.sessions import SecureCookieSession
+
+    interface = app.session_interface
+    looked: list[str] = []
+    original = interface.get_cookie_domain
+
+    def counted(application):
+        looked.append("domain")
+        return original(application)
+
+    with app.test_request_context("/"):
+        interface.get_cookie_domain = counted
+        try:
+            untouched = app.response_class()
+            interface.save_session(app, SecureCookieSession(), untouched)
+            assert looked == [] and "Set-Cookie" not in untouched.headers and "Vary" not in untouched.headers
+
+            read = SecureCookieSession()
+            read.accessed = True  # as the request context marks a session read through `session`
+            answer = app.response_class()
+            interface.save_session(app, read, answer)
+            assert looked == [] and "Set-Cookie" not in answer.headers and answer.headers["Vary"] == "Cookie"
+
+            emptied = SecureCookieSession({"locale": "en"})
+            emptied.pop("locale")
+            cleared = app.response_class()
+            interface.save_session(app, emptied, cleared)
+            assert looked == ["domain"]
+            assert (
+                cleared.headers["Set-Cookie"].startswith("session=;")
+                and "Expires=Thu, 01 Jan 1970" in cleared.headers["Set-Cookie"]
+            )
+
+            kept, chosen = app.response_class(), SecureCookieSession()
+            chosen["locale"] = "en"
+            interface.save_session(app, chosen, kept)
+            assert kept.headers["Set-Cookie"].startswith("session=") and not kept.headers["Set-Cookie"].startswith(
+                "session=;"
+            )
+        finally:
+            del interface.get_cookie_domain
+
+
 def test_the_session_cookie_holds_no_hash_of_the_callers_address(app, client):
     """Session protection is off (the server-side session row protects), so Flask-Login's
     identifier, a hash of the address and user agent, is neither stored nor computed per request."""
