@@ -22,7 +22,7 @@ import fcntl
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -48,9 +48,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapper, configure_mappers
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, configure_mappers
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
+
+from core.cursor import PreparedWrite
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -116,7 +118,7 @@ WROTE = "haocha_unit_wrote"
 inserted_now = Namespace().signal("inserted-now")
 
 Pairs = tuple[tuple[str, Any], ...]
-Plan = tuple[Any, Pairs, tuple[str, ...], tuple[str, Callable[[Any], Any]] | None]
+Plan = tuple[PreparedWrite, Pairs, tuple[str, ...], tuple[str, Callable[[Any], Any]] | None]
 _INSERT_PLANS: dict[type[Any], Plan] = {}
 
 
@@ -138,7 +140,7 @@ def _insert_plan(model: type[Any]) -> Plan:
             raise TypeError(f"insert_now takes single-table models, not {model.__name__}")
         pairs = tuple(zip(*mapped_columns(model), strict=True))
         table = cast(Table, mapper.local_table)
-        statement = insert(table).returning(*(column for _key, column in pairs))
+        statement = PreparedWrite(insert(table).returning(*(column for _key, column in pairs)))
         generator = mapper.version_id_generator
         counter = mapper.version_id_col
         version = (str(counter.key), generator) if counter is not None and generator else None
@@ -148,8 +150,8 @@ def _insert_plan(model: type[Any]) -> Plan:
 
 
 def insert_now(obj: M) -> M:
-    """Insert a new object at once, by one Core INSERT ... RETURNING on the session's connection,
-    and leave it in the session as a flush leaves an inserted object: for the rows of a hot write
+    """Insert a new object at once, by one INSERT ... RETURNING on the session connection's own
+    cursor (core.cursor), and leave it in the session as a flush leaves an inserted object: for the rows of a hot write
     path, where a unit-of-work flush costs several times the statement.
 
     What a flush would send is sent: the attributes set, a None only where the type stores one
@@ -174,35 +176,44 @@ def insert_now(obj: M) -> M:
     if version is not None and values.get(version[0]) is None:
         values[version[0]] = version[1](None)  # the counter's first value, as a flush gives it
     session = db.session()
-    row = session.connection().execute(statement, values).one()
+    _count, (row,) = write(statement, values, session=session)
     given.update(zip((key for key, _column in pairs), row, strict=True))
     # Pending, then persistent as a flush leaves an inserted object: no history (nothing left
     # to write), and known to the transaction as new, so a rollback lets it go.
     session.add(obj)
     session._register_persistent({state})
-    session.info[WROTE] = True
     inserted_now.send(session, obj=obj)
     return obj
 
 
-_ROW_INSERTS: dict[type[Any], Any] = {}
+_ROW_INSERTS: dict[type[Any], PreparedWrite] = {}
 
 
-def insert_rows(model: type[Any], *rows: dict[str, Any]) -> None:
-    """Insert rows of `model` at once, by one Core INSERT on the session's connection, and build
-    no objects: for the rows a request writes and never reads back (an audit trail, a queue),
-    where making an object and keeping it in the session costs more than the statement. Column
-    defaults fill what the rows leave out (every row gives the same keys); the rows commit or roll
-    back with the session's transaction. No mapper event, flush hook or `inserted_now` runs for
-    them."""
+def insert_rows(model: type[Any], *rows: dict[str, Any], session: Session | None = None) -> None:
+    """Insert rows of `model` at once, by one INSERT on the session connection's own cursor
+    (core.cursor), and build no objects: for the rows a request writes and never reads back (an
+    audit trail, a queue), where making an object and keeping it in the session costs more than
+    the statement. Column defaults fill what the rows leave out (every row gives the same keys);
+    the rows commit or roll back with the session's transaction (`session`: the request's unless
+    given). No mapper event, flush hook or `inserted_now` runs for them, and no key comes back."""
     if not rows:
         return
     statement = _ROW_INSERTS.get(model)
     if statement is None:
-        statement = _ROW_INSERTS[model] = insert(model)
-    session = db.session()
-    session.connection().execute(statement, rows[0] if len(rows) == 1 else list(rows))
+        statement = _ROW_INSERTS[model] = PreparedWrite(insert(model).inline())
+    write(statement, *rows, session=session)
+
+
+def write(
+    statement: PreparedWrite, *rows: Mapping[str, Any], session: Session | None = None
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """Run a prepared INSERT, UPDATE or DELETE on the session connection's own cursor (the
+    request's session unless given), in its transaction: the rows it changed, and those it
+    returned. The session is marked as having written (core.unit_of_work: a GET must not)."""
+    session = session or db.session()
+    ran = statement.execute(session.connection(), *rows)
     session.info[WROTE] = True
+    return ran
 
 
 class ImmutableRecord(RuntimeError):

@@ -9,56 +9,21 @@ the instance's dict and its relationships set as loaded values (`set_committed_v
 the session, it behaves as if a query had loaded it (lazy loads, flushes, expiry). An object the
 session already holds is used as it is.
 
-The engine's `before_cursor_execute` listeners see the statement, as they see any other.
-A driver error is not handled here: the same statement is run again through SQLAlchemy, which
-raises its own error and, for a lost connection, invalidates the pool as for any statement.
+The statement runs as core.cursor runs it: the engine's cursor listeners see it, and a driver
+error comes out as SQLAlchemy's own exception, a lost connection invalidated.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import CompoundSelect, Select, inspect
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapper, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
+from core.cursor import Rendered, run
 from core.db import db
 
 M = TypeVar("M")
-Processor = Callable[[Any], Any] | None
-
-
-class _Rendered:
-    """One statement in one dialect: its SQL text, how its parameters are passed and processed,
-    and each result column's processor."""
-
-    def __init__(self, statement: Select[Any] | CompoundSelect, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.compiled = compiled
-        self.sql = compiled.string
-        self.positions: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
-        self.binds: dict[str, Processor] = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
-        }
-        self.results: list[Processor] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
-        ]
-
-    def arguments(self, params: dict[str, Any]) -> Any:
-        values = self.compiled.construct_params(params)
-        for name, value in values.items():
-            process = self.binds.get(name)
-            if process is not None and value is not None:
-                values[name] = process(value)
-        if self.positions is not None:
-            return tuple(values[name] for name in self.positions)
-        return values
-
-    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self.results, raw, strict=True)
-        )
 
 
 class PreparedLookup:
@@ -67,7 +32,7 @@ class PreparedLookup:
 
     def __init__(self, statement: Select[Any] | CompoundSelect) -> None:
         self.statement = statement
-        self._rendered: dict[str, _Rendered] = {}
+        self._rendered: dict[str, Rendered] = {}
 
     def first(self, **params: Any) -> tuple[Any, ...] | None:
         rows = self._run(params, one=True)
@@ -81,31 +46,9 @@ class PreparedLookup:
         dialect = connection.dialect
         rendered = self._rendered.get(dialect.name)
         if rendered is None:
-            rendered = self._rendered[dialect.name] = _Rendered(self.statement, dialect)
-        arguments = rendered.arguments(params)
-        try:
-            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                if connection._has_events or connection.engine._has_events:
-                    # The engine's listeners see the statement, as for any other (instrumentation,
-                    # tests counting statements, core.db's transaction hooks).
-                    for listener in connection.dispatch.before_cursor_execute:
-                        listener(connection, cursor, rendered.sql, arguments, None, False)
-                cursor.execute(rendered.sql, arguments)
-                found: Sequence[Any]
-                if one:
-                    raw = cursor.fetchone()
-                    found = () if raw is None else (raw,)
-                else:
-                    found = cursor.fetchall()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error:
-            # Through SQLAlchemy once more: it raises its own error and handles a disconnect.
-            result = connection.execute(self.statement, params)
-            again = result.first() if one else result.all()
-            return [] if again is None else [tuple(again)] if one else [tuple(row) for row in again]
-        return [rendered.row(raw) for raw in found]
+            rendered = self._rendered[dialect.name] = Rendered(self.statement, dialect)
+        _count, rows = run(connection, rendered, rendered.arguments(params), fetch="one" if one else "all")
+        return rows
 
 
 def as_loaded(model: type[M], columns: Sequence[str], values: Sequence[Any], **related: Any) -> M:

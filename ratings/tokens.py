@@ -19,7 +19,8 @@ from sqlalchemy import Select, Table, and_, bindparam, select, update
 
 from core import messages
 from core.auth import get_visible, token_digest, visible_department_id
-from core.db import db, mapped_columns, utcnow
+from core.cursor import PreparedWrite
+from core.db import db, mapped_columns, utcnow, write
 from core.errors import Conflict, Gone, NotFound
 from core.models import CitizenMessage, Department, Region, ServiceItem, User
 from core.prepared import PreparedLookup, as_loaded, in_session
@@ -332,11 +333,11 @@ def _found_token(row: tuple[Any, ...], names: tuple[tuple[str, ...], ...]) -> tu
 
 
 @cache
-def _token_claim() -> Any:
-    """A Core UPDATE of the table (run on the session's connection, not through the ORM's bulk
+def _token_claim() -> PreparedWrite:
+    """An UPDATE of the table run on the session connection's cursor (not through the ORM's bulk
     update): the claimed row is expired afterwards, so there is nothing to synchronise."""
     tokens = cast(Table, RatingToken.__table__)
-    return (
+    return PreparedWrite(
         update(tokens)
         .where(tokens.c.id == bindparam("token_id"), tokens.c.status == TokenStatus.ACTIVE)
         .values(status=TokenStatus.USED, used_at=bindparam("used_at"))
@@ -361,8 +362,8 @@ def resolve_token(token: str, *, now: datetime | None = None) -> RatingTarget:
 
 def claim(row: RatingToken, now: datetime) -> None:
     """Use a token up, atomically: of concurrent claims exactly one wins, the others get 409."""
-    result = db.session.connection().execute(_token_claim(), {"token_id": row.id, "used_at": now})
-    if result.rowcount != 1:
+    claimed, _rows = write(_token_claim(), {"token_id": row.id, "used_at": now})
+    if claimed != 1:
         raise Conflict("This service has already been rated with this link.")
     db.session.expire(row)
 

@@ -19,14 +19,13 @@ answer shows the new name. Renames are rare; ratings never touch that row.
 """
 
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
-from core.db import inserted_now, utcnow
+from core.db import insert_rows, inserted_now, utcnow
 from core.models import Department, Region, ServiceItem
 from core.signals import Prepared, rating_prepared
 from ratings.models import RaterType, Rating, RatingStatus
@@ -145,16 +144,9 @@ def changes(pending: Pending) -> list[dict[str, Any]]:
     return rows
 
 
-@cache
-def _queue_insert() -> Any:
-    """The queue's INSERT, built once (building a statement costs more than running it)."""
-    return insert(RatingChange)
-
-
 def _append(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append queue rows on the session's connection: they commit or roll back with its work."""
-    if rows:
-        session.connection().execute(_queue_insert(), rows)
+    insert_rows(RatingChange, *rows, session=session)
 
 
 def _renamed(obj: Any) -> bool:
