@@ -62,14 +62,15 @@ class Rendered:
             return tuple(values[name] for name in self.positions)
         return values
 
-    def rows(self, found: Sequence[Sequence[Any]], description: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def rows(self, found: Sequence[Sequence[Any]], cursor: Any) -> list[tuple[Any, ...]]:
         """Result rows as `Connection.execute` returns them. The processors depend on the driver's
-        type codes, as SQLAlchemy's do (PostgreSQL's numeric or float, say)."""
+        type codes, as SQLAlchemy's do (PostgreSQL's numeric or float, say): they are worked out
+        from the first result's description (which psycopg builds anew each time it is asked)."""
         results = self.results
         if results is None:
             results = self.results = [
                 kind.result_processor(self.dialect, column[1])
-                for kind, column in zip(self.types, description, strict=True)
+                for kind, column in zip(self.types, cursor.description, strict=True)
             ]
         return [
             tuple(
@@ -126,7 +127,7 @@ def run(
             found = () if first is None else (first,)
         elif fetch == "all":
             found = cursor.fetchall()
-        rows = rendered.rows(found, cursor.description) if found else []
+        rows = rendered.rows(found, cursor) if found else []
         count = cursor.rowcount
         for listener in _listeners(connection, "after_cursor_execute"):
             listener(connection, cursor, rendered.sql, arguments, None, many)
